@@ -1,0 +1,127 @@
+/* config: the table of settings (name, default, bounds) and its one reader. Knows
+ * nothing of what the settings are used for. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+enum kind { INT, STR, LEVEL };
+
+struct setting {
+    const char *name;
+    enum kind kind;
+    size_t offset;
+    const char *def;
+    long min, max;
+};
+
+#define S(name, field, def) {name, STR, offsetof(struct config, field), def, 0, 0}
+#define I(name, field, def, min, max) {name, INT, offsetof(struct config, field), def, min, max}
+
+static const struct setting settings[] = {
+    S("COMET_REDIS_HOST", redis_host, "127.0.0.1"),
+    I("COMET_REDIS_PORT", redis_port, "6379", 1, 65535),
+    S("COMET_REDIS_SOCKET", redis_socket, ""),
+    S("COMET_REDIS_USER", redis_user, ""),
+    S("COMET_REDIS_PASSWORD", redis_password, ""),
+    I("COMET_REDIS_DB", redis_db, "0", 0, 1000),
+    S("COMET_PREFIX", prefix, "comet:"),
+    I("COMET_HISTORY_SIZE", history_size, "1000", 1, 1000000),
+    I("COMET_HISTORY_AGE", history_age, "3600", 1, 30 * 86400),
+    I("COMET_POLL_TIMEOUT", poll_timeout, "25", 0, 3600),
+    I("COMET_POLL_TIMEOUT_MAX", poll_timeout_max, "30", 0, 3600),
+    I("COMET_POLL_MAX_EVENTS", poll_max_events, "100", 1, 10000),
+    I("COMET_SSE_HEARTBEAT", sse_heartbeat, "15", 1, 3600),
+    I("COMET_SSE_LIFETIME", sse_lifetime, "240", 1, 86400),
+    I("COMET_SSE_RETRY", sse_retry, "2000", 0, 600000),
+    I("COMET_SSE_PADDING", sse_padding, "0", 0, 1 << 20),
+    I("COMET_MAX_BODY", max_body, "65536", 64, 16 << 20),
+    I("COMET_MAX_BATCH", max_batch, "100", 1, 10000),
+    I("COMET_MAX_CHANNELS", max_channels, "32", 1, 1000),
+    I("COMET_PUBLISH_WAIT", publish_wait, "10", 1, 300),
+    I("COMET_WORKER_LEASE", worker_lease, "10", 2, 3600),
+    {"COMET_LOG_LEVEL", LEVEL, offsetof(struct config, log_level), "info", 0, 0},
+};
+
+static const char *const levels[] = {"error", "warn", "info", "debug"};
+
+static int set_one(struct config *c, const struct setting *s, const char *v, char *err, size_t errlen)
+{
+    char *end;
+    long n;
+
+    switch (s->kind) {
+    case STR:
+        *(const char **)((char *)c + s->offset) = v;
+        return 0;
+    case LEVEL:
+        for (n = 0; n < 4; n++)
+            if (strcmp(v, levels[n]) == 0) {
+                *(int *)((char *)c + s->offset) = (int)n;
+                return 0;
+            }
+        snprintf(err, errlen, "%s=%s: expected error, warn, info or debug", s->name, v);
+        return -1;
+    case INT:
+        errno = 0;
+        n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < s->min || n > s->max) {
+            snprintf(err, errlen, "%s=%s: expected a whole number from %ld to %ld", s->name, v,
+                     s->min, s->max);
+            return -1;
+        }
+        *(int *)((char *)c + s->offset) = (int)n;
+        return 0;
+    }
+    return -1;
+}
+
+/* COMET_PUBLISH_KEYS is comma-separated; empty items are ignored. */
+static int split_keys(struct config *c, char *list, char *err, size_t errlen)
+{
+    char *save = NULL;
+
+    for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        if (c->npublish_keys == CONFIG_MAX_KEYS) {
+            snprintf(err, errlen, "COMET_PUBLISH_KEYS: at most %d keys", CONFIG_MAX_KEYS);
+            return -1;
+        }
+        c->publish_keys[c->npublish_keys++] = k;
+    }
+    return 0;
+}
+
+const struct config *config_load(char *err, size_t errlen)
+{
+    static struct config c;
+    const char *keys;
+
+    memset(&c, 0, sizeof c);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const char *v = getenv(settings[i].name);
+        if (set_one(&c, &settings[i], v ? v : settings[i].def, err, errlen) < 0)
+            return NULL;
+    }
+    if (c.poll_timeout > c.poll_timeout_max) {
+        snprintf(err, errlen, "COMET_POLL_TIMEOUT=%d: above COMET_POLL_TIMEOUT_MAX=%d",
+                 c.poll_timeout, c.poll_timeout_max);
+        return NULL;
+    }
+    if (c.sse_heartbeat >= c.sse_lifetime && c.sse_lifetime > 1) {
+        snprintf(err, errlen, "COMET_SSE_HEARTBEAT=%d: must be below COMET_SSE_LIFETIME=%d",
+                 c.sse_heartbeat, c.sse_lifetime);
+        return NULL;
+    }
+    if (strlen(c.prefix) > 64) {
+        snprintf(err, errlen, "COMET_PREFIX: at most 64 bytes");
+        return NULL;
+    }
+    keys = getenv("COMET_PUBLISH_KEYS");
+    if (keys && split_keys(&c, xstrdup(keys), err, errlen) < 0)
+        return NULL;
+    return &c;
+}

@@ -1,0 +1,41 @@
+/* config: every setting of both binaries, read once from the environment
+ * (FcgidInitialEnv under Apache) into one struct that is const afterwards. */
+#ifndef COMET_CONFIG_H
+#define COMET_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_KEYS 16
+
+struct config {
+    const char *redis_host;
+    int redis_port;
+    const char *redis_socket;   /* unix socket path; overrides host and port when set */
+    const char *redis_user;     /* ACL user; empty for the default user */
+    const char *redis_password;
+    int redis_db;
+    const char *prefix;         /* every Redis key starts with this */
+    int history_size;           /* events kept per channel */
+    int history_age;            /* seconds an event is kept; idle channels expire after it */
+    int poll_timeout;           /* seconds a poll waits by default */
+    int poll_timeout_max;       /* upper bound for ?timeout= */
+    int poll_max_events;        /* events in one poll answer; the rest come on the next */
+    int sse_heartbeat;          /* seconds between comment pings */
+    int sse_lifetime;           /* seconds after which a stream ends itself */
+    int sse_retry;              /* milliseconds, sent as the stream's retry: */
+    int sse_padding;            /* bytes of comment padding after each write */
+    int max_body;               /* bytes of a publish body */
+    int max_batch;              /* events in one publish */
+    int max_channels;           /* channels in one subscribe or publish */
+    int publish_wait;           /* seconds ?wait=1 waits for the worker */
+    int worker_lease;           /* seconds a worker's lease lasts without renewal */
+    int log_level;
+    int npublish_keys;
+    const char *publish_keys[CONFIG_MAX_KEYS];
+};
+
+/* Reads every COMET_* variable once. Returns the configuration (static storage, never
+ * freed), or NULL with a message naming the bad variable in err. */
+const struct config *config_load(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,25 @@
+/* redis: opening an authenticated connection to the configured Redis, and the one
+ * way both binaries wait for replies. A context is dead after any error: free it
+ * and open a new one. */
+#ifndef COMET_REDIS_H
+#define COMET_REDIS_H
+
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+
+/* Connects (TCP or unix socket), authenticates and selects the database. Replies
+ * block for at most timeout_ms. Returns a new context (caller frees with
+ * redisFree), or NULL after logging why. */
+redisContext *redis_open(const struct config *cfg, int timeout_ms);
+
+/* Sends argv and returns the reply (caller frees with freeReplyObject), or NULL on
+ * an I/O or protocol error, after which c is dead. An error reply is returned as a
+ * reply of type REDIS_REPLY_ERROR. */
+redisReply *redis_cmd(redisContext *c, int argc, const char **argv, const size_t *lens);
+
+/* Like redis_cmd, but logs and turns an error reply into NULL too (freeing it). The
+ * context stays usable after an error reply. */
+redisReply *redis_ok(redisContext *c, int argc, const char **argv, const size_t *lens);
+
+#endif

@@ -1,0 +1,403 @@
+/* store: key names, the Lua scripts and every Redis command of the data model.
+ * Leaves connecting to redis.c and deciding what to do on failure to the callers. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "redis.h"
+#include "store_scripts.h" /* generated from store_*.lua: store_write_lua, store_read_lua */
+#include "xalloc.h"
+
+struct script {
+    const char *src;
+    char sha[41];
+};
+
+static struct script write_script = {store_write_lua, ""};
+static struct script read_script = {store_read_lua, ""};
+static struct script renew_script = {
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "redis.call('HSET', KEYS[2], 'heartbeat', ARGV[3], 'worker', ARGV[1])\n"
+    "return 1\n", ""};
+static struct script release_script = {
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n", ""};
+
+long long store_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void store_key(const struct config *cfg, const char *kind, const char *name, char *out)
+{
+    snprintf(out, STORE_KEY_MAX, "%s%s%s", cfg->prefix, kind, name);
+}
+
+/* EVALSHA argv[0..argc) (argv[0] and [1] are filled here), loading the script on
+ * first use and again after Redis forgot it (a restart or SCRIPT FLUSH). */
+static redisReply *store_eval(redisContext *c, struct script *s, int argc, const char **argv,
+                              const size_t *lens)
+{
+    redisReply *r = NULL;
+
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (s->sha[0]) {
+            r = redis_cmd(c, argc, argv, lens);
+            if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
+                return r;
+            freeReplyObject(r);
+        }
+        r = redis_ok(c, 3, (const char *[]){"SCRIPT", "LOAD", s->src}, NULL);
+        if (!r)
+            return NULL;
+        snprintf(s->sha, sizeof s->sha, "%s", r->str);
+        freeReplyObject(r);
+    }
+    return redis_cmd(c, argc, argv, lens);
+}
+
+/* store_eval that also turns an error reply into NULL, logging it. */
+static redisReply *store_eval_ok(redisContext *c, struct script *s, int argc, const char **argv,
+                                 const size_t *lens)
+{
+    redisReply *r = store_eval(c, s, argc, argv, lens);
+
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        log_warn("script: %s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
+                  char *const *tails, const char *reply_key)
+{
+    size_t argc = 0, max = 5 + 2 * n;
+    const char **argv = xmalloc(max * sizeof *argv);
+    char inbox[STORE_KEY_MAX];
+    redisReply *r;
+
+    store_key(cfg, "inbox", "", inbox);
+    argv[argc++] = "XADD";
+    argv[argc++] = inbox;
+    argv[argc++] = "*";
+    if (reply_key) {
+        /* "!" cannot be a channel name, so it marks the reply key among the fields. */
+        argv[argc++] = "!";
+        argv[argc++] = reply_key;
+    }
+    for (size_t i = 0; i < n; i++) {
+        argv[argc++] = channels[i];
+        argv[argc++] = tails[i];
+    }
+    r = redis_ok(c, (int)argc, argv, NULL);
+    free(argv);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
+                       size_t n, const char *since, int cap)
+{
+    size_t argc = 0;
+    const char **argv = xmalloc((n + 7) * sizeof *argv);
+    char (*keys)[STORE_KEY_MAX] = xmalloc((n + 1) * sizeof *keys);
+    char nkeys[16], scap[16], age[24];
+    redisReply *r;
+
+    snprintf(nkeys, sizeof nkeys, "%zu", n + 1);
+    snprintf(scap, sizeof scap, "%d", cap);
+    snprintf(age, sizeof age, "%lld", cfg->history_age * 1000LL);
+    argc = 2;
+    argv[argc++] = nkeys;
+    store_key(cfg, "last", "", keys[0]);
+    argv[argc++] = keys[0];
+    for (size_t i = 0; i < n; i++) {
+        store_key(cfg, "h:", channels[i], keys[i + 1]);
+        argv[argc++] = keys[i + 1];
+    }
+    argv[argc++] = since;
+    argv[argc++] = scap;
+    argv[argc++] = age;
+    r = store_eval_ok(c, &read_script, (int)argc, argv, NULL);
+    free(argv);
+    free(keys);
+    if (r && (r->type != REDIS_REPLY_ARRAY || r->elements < 2)) {
+        log_error("read script: unexpected reply");
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return r;
+}
+
+int store_subscribe(redisContext *c, const struct config *cfg, char *const *channels, size_t n)
+{
+    const char **argv = xmalloc((n + 1) * sizeof *argv);
+    char (*keys)[STORE_KEY_MAX] = xmalloc(n * sizeof *keys);
+    int rc = -1;
+    void *reply;
+
+    argv[0] = "SUBSCRIBE";
+    for (size_t i = 0; i < n; i++) {
+        store_key(cfg, "c:", channels[i], keys[i]);
+        argv[i + 1] = keys[i];
+    }
+    if (redisAppendCommandArgv(c, (int)n + 1, argv, NULL) != REDIS_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if (redisGetReply(c, &reply) != REDIS_OK)
+            goto fail;
+        freeReplyObject(reply);
+    }
+    rc = 0;
+fail:
+    if (rc < 0)
+        log_warn("subscribe: %s", c->errstr);
+    free(argv);
+    free(keys);
+    return rc;
+}
+
+int store_group(redisContext *c, const struct config *cfg)
+{
+    char inbox[STORE_KEY_MAX];
+    redisReply *r;
+
+    store_key(cfg, "inbox", "", inbox);
+    /* From "0": publishes queued before the first worker ever ran are kept. */
+    r = redis_cmd(c, 6, (const char *[]){"XGROUP", "CREATE", inbox, "workers", "0", "MKSTREAM"}, NULL);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+        log_error("XGROUP CREATE: %s", r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+redisReply *store_claim(redisContext *c, const struct config *cfg, const char *consumer)
+{
+    char inbox[STORE_KEY_MAX];
+
+    store_key(cfg, "inbox", "", inbox);
+    return redis_ok(c, 8, (const char *[]){"XAUTOCLAIM", inbox, "workers", consumer, "0", "0-0",
+                                          "COUNT", "1000"}, NULL);
+}
+
+redisReply *store_take(redisContext *c, const struct config *cfg, const char *consumer, int block_ms)
+{
+    char inbox[STORE_KEY_MAX], block[16];
+
+    store_key(cfg, "inbox", "", inbox);
+    snprintf(block, sizeof block, "%d", block_ms);
+    return redis_ok(c, 11, (const char *[]){"XREADGROUP", "GROUP", "workers", consumer, "COUNT",
+                                           "100", "BLOCK", block, "STREAMS", inbox, ">"}, NULL);
+}
+
+const redisReply *store_entries(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        return NULL;
+    if (r->elements == 1) /* XREADGROUP: [[stream, entries]]; XAUTOCLAIM: [cursor, entries, deleted] */
+        r = r->element[0];
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[1]->elements == 0)
+        return NULL;
+    return r->element[1];
+}
+
+int store_write(redisContext *c, const struct config *cfg, const char *token,
+                const redisReply *entry, int *lost)
+{
+    const redisReply *id, *fields;
+    const char *reply_key = "";
+    const char **argv;
+    size_t *lens, argc, nev = 0;
+    char (*keys)[STORE_KEY_MAX];
+    char nkeys[16], size[16], age[24], pubsub[STORE_KEY_MAX];
+    redisReply *r;
+    int rc = -1;
+
+    *lost = 0;
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
+        return -1;
+    id = entry->element[0];
+    fields = entry->element[1];
+    if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
+        return -1;
+    argv = xmalloc((fields->elements + 16) * sizeof *argv);
+    lens = xmalloc((fields->elements + 16) * sizeof *lens);
+    keys = xmalloc((fields->elements / 2 + 4) * sizeof *keys);
+    store_key(cfg, "inbox", "", keys[0]);
+    store_key(cfg, "last", "", keys[1]);
+    store_key(cfg, "lease", "", keys[2]);
+    store_key(cfg, "stats", "", keys[3]);
+    for (size_t i = 0; i < fields->elements; i += 2) {
+        if (strcmp(fields->element[i]->str, "!") == 0)
+            reply_key = fields->element[i + 1]->str;
+        else
+            store_key(cfg, "h:", fields->element[i]->str, keys[4 + nev++]);
+    }
+    argc = 2;
+    snprintf(nkeys, sizeof nkeys, "%zu", nev + 4);
+    argv[argc++] = nkeys;
+    for (size_t i = 0; i < nev + 4; i++)
+        argv[argc++] = keys[i];
+    snprintf(size, sizeof size, "%d", cfg->history_size);
+    snprintf(age, sizeof age, "%lld", cfg->history_age * 1000LL);
+    store_key(cfg, "c:", "", pubsub);
+    argv[argc++] = token;
+    argv[argc++] = id->str;
+    argv[argc++] = size;
+    argv[argc++] = age;
+    argv[argc++] = reply_key;
+    argv[argc++] = pubsub;
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = argv[i] ? strlen(argv[i]) : 0;
+    for (size_t i = 0; i < fields->elements; i += 2) {
+        if (strcmp(fields->element[i]->str, "!") == 0)
+            continue;
+        for (size_t k = 0; k < 2; k++) {
+            lens[argc] = fields->element[i + k]->len;
+            argv[argc++] = fields->element[i + k]->str;
+        }
+    }
+    r = store_eval(c, &write_script, (int)argc, argv, lens);
+    if (!r)
+        goto done;
+    if (r->type == REDIS_REPLY_ERROR) {
+        *lost = strncmp(r->str, "NOTLEADER", 9) == 0;
+        log_warn("storing %s: %s", id->str, r->str);
+    } else {
+        rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+    }
+    freeReplyObject(r);
+done:
+    free(argv);
+    free(lens);
+    free(keys);
+    return rc;
+}
+
+/* Runs a lease script over KEYS lease, worker and ARGV token, ms, now; returns its
+ * integer reply or -1. */
+static int store_lease_script(redisContext *c, const struct config *cfg, struct script *s,
+                              const char *token)
+{
+    char lease[STORE_KEY_MAX], worker[STORE_KEY_MAX], ms[24], now[24];
+    redisReply *r;
+    int rc;
+
+    store_key(cfg, "lease", "", lease);
+    store_key(cfg, "worker", "", worker);
+    snprintf(ms, sizeof ms, "%lld", cfg->worker_lease * 1000LL);
+    snprintf(now, sizeof now, "%lld", store_now_ms());
+    r = store_eval_ok(c, s, 8, (const char *[]){NULL, NULL, "2", lease, worker, token, ms, now}, NULL);
+    if (!r)
+        return -1;
+    rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_lease_acquire(redisContext *c, const struct config *cfg, const char *token)
+{
+    char lease[STORE_KEY_MAX], ms[24];
+    redisReply *r;
+    int got;
+
+    store_key(cfg, "lease", "", lease);
+    snprintf(ms, sizeof ms, "%lld", cfg->worker_lease * 1000LL);
+    r = redis_ok(c, 6, (const char *[]){"SET", lease, token, "NX", "PX", ms}, NULL);
+    if (!r)
+        return -1;
+    got = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return got ? store_lease_renew(c, cfg, token) : 0;
+}
+
+int store_lease_renew(redisContext *c, const struct config *cfg, const char *token)
+{
+    return store_lease_script(c, cfg, &renew_script, token);
+}
+
+void store_lease_release(redisContext *c, const struct config *cfg, const char *token)
+{
+    store_lease_script(c, cfg, &release_script, token);
+}
+
+int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms)
+{
+    char key[STORE_KEY_MAX], score[24];
+    redisReply *r;
+
+    store_key(cfg, "waiting", "", key);
+    if (deadline_ms) {
+        snprintf(score, sizeof score, "%lld", deadline_ms);
+        r = redis_ok(c, 4, (const char *[]){"ZADD", key, score, member}, NULL);
+    } else {
+        r = redis_ok(c, 3, (const char *[]){"ZREM", key, member}, NULL);
+    }
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Appends a command to the pipeline of store_stats. */
+static int append(redisContext *c, int argc, const char **argv)
+{
+    return redisAppendCommandArgv(c, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+}
+
+json_t *store_stats(redisContext *c, const struct config *cfg)
+{
+    char waiting[STORE_KEY_MAX], stats[STORE_KEY_MAX], inbox[STORE_KEY_MAX], worker[STORE_KEY_MAX];
+    char now[24];
+    redisReply *r[5] = {NULL};
+    json_t *out = NULL;
+    long long hb = 0, t = store_now_ms();
+
+    store_key(cfg, "waiting", "", waiting);
+    store_key(cfg, "stats", "", stats);
+    store_key(cfg, "inbox", "", inbox);
+    store_key(cfg, "worker", "", worker);
+    snprintf(now, sizeof now, "%lld", t);
+    if (append(c, 4, (const char *[]){"ZREMRANGEBYSCORE", waiting, "-inf", now}) ||
+        append(c, 2, (const char *[]){"ZCARD", waiting}) ||
+        append(c, 3, (const char *[]){"HGET", stats, "published"}) ||
+        append(c, 2, (const char *[]){"XLEN", inbox}) ||
+        append(c, 3, (const char *[]){"HGET", worker, "heartbeat"}))
+        return NULL;
+    for (int i = 0; i < 5; i++)
+        if (redisGetReply(c, (void **)&r[i]) != REDIS_OK)
+            goto done;
+    if (r[4]->type == REDIS_REPLY_STRING)
+        hb = atoll(r[4]->str);
+    out = json_pack("{s:I, s:I, s:I, s:{s:b, s:o}}",
+                    "published", (json_int_t)(r[2]->type == REDIS_REPLY_STRING ? atoll(r[2]->str) : 0),
+                    "waiting", (json_int_t)(r[1]->type == REDIS_REPLY_INTEGER ? r[1]->integer : 0),
+                    "inbox", (json_int_t)(r[3]->type == REDIS_REPLY_INTEGER ? r[3]->integer : 0),
+                    "worker", "alive", hb && t - hb < 1000LL * cfg->worker_lease,
+                    "last_heartbeat", hb ? json_integer(hb) : json_null());
+done:
+    for (int i = 0; i < 5; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+    return out;
+}

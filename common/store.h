@@ -1,0 +1,74 @@
+/* store: the Redis data model, the one place that knows key names and scripts.
+ * Under the configured prefix P:
+ *   P inbox        stream of queued publishes, consumer group "workers"
+ *   P last         the last event id assigned
+ *   P h:CHANNEL    stream of a channel's retained events, entry id = event id
+ *   P c:CHANNEL    pub/sub channel carrying each new envelope
+ *   P reply:TOKEN  list where the worker confirms a ?wait=1 publish
+ *   P lease        the active worker's token; P worker: its heartbeat hash
+ *   P stats        counters; P waiting: zset of waiting requests by deadline */
+#ifndef COMET_STORE_H
+#define COMET_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define STORE_KEY_MAX 256
+
+/* Writes P + kind + name into out; the prefix and name lengths are bounded by config
+ * and envelope, so it always fits. */
+void store_key(const struct config *cfg, const char *kind, const char *name, char *out);
+
+/* Queues n events (channel and envelope tail each) as one inbox entry; reply_key,
+ * when not NULL, is where the worker will push the ids. Returns 0, or -1 on a Redis
+ * error (c may be dead). */
+int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
+                  char *const *tails, const char *reply_key);
+
+/* Reads retained events of channels after since ("" for none, "0-0" from the oldest).
+ * Returns the reply (caller frees): element 0 the last id, 1 truncated (0/1), then
+ * id and envelope pairs in order, at most cap. NULL on error. */
+redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
+                       size_t n, const char *since, int cap);
+
+/* SUBSCRIBEs c to the pub/sub channels of n channels and reads the confirmations.
+ * Returns 0 or -1 (c is then dead). */
+int store_subscribe(redisContext *c, const struct config *cfg, char *const *channels, size_t n);
+
+/* Creates the inbox and its consumer group unless they exist. Returns 0 or -1. */
+int store_group(redisContext *c, const struct config *cfg);
+
+/* Worker: takes inbox entries. store_claim moves every pending entry (left by any
+ * consumer) to consumer; store_take waits up to block_ms for new ones. Both return
+ * the reply (caller frees) whose entries are [id, [field, value, ...]], or NULL. */
+redisReply *store_claim(redisContext *c, const struct config *cfg, const char *consumer);
+redisReply *store_take(redisContext *c, const struct config *cfg, const char *consumer,
+                       int block_ms);
+/* The entries array inside a store_claim or store_take reply (NULL when empty). */
+const redisReply *store_entries(const redisReply *r);
+
+/* Stores one entry through the atomic store script. Returns 1 when stored, 0 when
+ * it had been stored before, -1 on error; *lost is set when the lease was lost. */
+int store_write(redisContext *c, const struct config *cfg, const char *token,
+                const redisReply *entry, int *lost);
+
+/* The worker lease. acquire: 1 when this token now holds it, 0 when another does;
+ * renew: 1 while still held (and beats the heartbeat), 0 once lost; -1 on error. */
+int store_lease_acquire(redisContext *c, const struct config *cfg, const char *token);
+int store_lease_renew(redisContext *c, const struct config *cfg, const char *token);
+void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
+
+/* Registers a waiting request until deadline_ms, or removes it when deadline_ms is 0. */
+int store_waiting(redisContext *c, const struct config *cfg, const char *member,
+                  long long deadline_ms);
+
+/* Returns a new JSON object for /stats, or NULL on error. */
+json_t *store_stats(redisContext *c, const struct config *cfg);
+
+/* Wall-clock milliseconds. */
+long long store_now_ms(void);
+
+#endif

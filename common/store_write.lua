@@ -1,0 +1,48 @@
+-- Stores one inbox entry: assigns each event its global id, appends it to its
+-- channel's history, publishes it, and acknowledges the entry, all at once.
+-- Runs atomically, so "stored" and "acknowledged" cannot be separated by a crash.
+-- KEYS: inbox, last id, lease, stats, then one history key per event.
+-- ARGV: lease token, entry id, history size, history age (ms), reply key or "",
+--       pub/sub channel prefix, then a channel name and an envelope tail per event.
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  return redis.error_reply('NOTLEADER this worker no longer holds the lease')
+end
+if redis.call('XACK', KEYS[1], 'workers', ARGV[2]) == 0 then
+  return {} -- already stored by an earlier run
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ms, n = 0, 0
+local last = redis.call('GET', KEYS[2])
+if last then
+  local a, b = string.match(last, '^(%d+)-(%d+)$')
+  ms, n = tonumber(a), tonumber(b)
+end
+local age = tonumber(ARGV[4])
+local floor = string.format('%.0f', now - age)
+local ids = {}
+for i = 5, #KEYS do
+  if now > ms then ms, n = now, 0 else n = n + 1 end
+  local id = string.format('%.0f-%.0f', ms, n)
+  local j = 7 + (i - 5) * 2
+  local env = '{"id":"' .. id .. '",' .. ARGV[j + 1]
+  local fresh = redis.call('EXISTS', KEYS[i]) == 0
+  redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[3], id, 'e', env)
+  if fresh then
+    -- An expired history held only events older than the age window: record that
+    -- bound, so readers with an older cursor learn they may have missed some.
+    redis.call('XSETID', KEYS[i], id, 'ENTRIESADDED', 1, 'MAXDELETEDID', floor .. '-0')
+  end
+  redis.call('XTRIM', KEYS[i], 'MINID', floor)
+  redis.call('PEXPIRE', KEYS[i], age)
+  redis.call('PUBLISH', ARGV[6] .. ARGV[j], env)
+  ids[#ids + 1] = id
+end
+redis.call('SET', KEYS[2], ids[#ids])
+redis.call('HINCRBY', KEYS[4], 'published', #ids)
+redis.call('XDEL', KEYS[1], ARGV[2])
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', ARGV[5], cjson.encode(ids))
+  redis.call('EXPIRE', ARGV[5], 300)
+end
+return ids

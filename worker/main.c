@@ -1,0 +1,186 @@
+/* comet-worker: takes queued publishes from the inbox, stores each in its channels'
+ * histories and publishes it to the waiting requests. A lease in Redis keeps one
+ * worker active per inbox; others wait on standby and take over when it lapses.
+ * What storing means (ids, trimming, fan-out) is the store's business. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "redis.h"
+#include "store.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* Sleeps ms, returning early on a signal. */
+static void nap(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+struct worker {
+    const struct config *cfg;
+    redisContext *c;
+    char token[128]; /* this run's lease token */
+    int active;
+    long long renewed_ms;
+};
+
+static void worker_drop(struct worker *w)
+{
+    if (w->c)
+        redisFree(w->c);
+    w->c = NULL;
+    w->active = 0;
+}
+
+/* Stores every entry of a claim or take reply, in order. Returns 0, or -1 after the
+ * lease was lost or Redis failed (the worker is then standby or disconnected). */
+static int worker_store(struct worker *w, const redisReply *r)
+{
+    const redisReply *entries = store_entries(r);
+    int lost;
+
+    for (size_t i = 0; entries && i < entries->elements && !stopping; i++) {
+        if (store_write(w->c, w->cfg, w->token, entries->element[i], &lost) < 0) {
+            if (lost) {
+                log_warn("lease lost; going standby");
+                w->active = 0;
+            } else {
+                worker_drop(w);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Becomes the active worker if the lease is free, then stores whatever the last
+ * active worker left pending, before anything newer. */
+static void worker_try_lead(struct worker *w)
+{
+    redisReply *r;
+    int rc = store_lease_acquire(w->c, w->cfg, w->token);
+
+    if (rc < 0) {
+        worker_drop(w);
+        return;
+    }
+    if (rc == 0) {
+        nap(500);
+        return;
+    }
+    log_info("active (lease %ds)", w->cfg->worker_lease);
+    w->active = 1;
+    w->renewed_ms = store_now_ms();
+    while (w->active && !stopping) {
+        if (!(r = store_claim(w->c, w->cfg, "worker"))) {
+            worker_drop(w);
+            return;
+        }
+        rc = store_entries(r) ? worker_store(w, r) : 1;
+        freeReplyObject(r);
+        if (rc)
+            return;
+    }
+}
+
+static void worker_step(struct worker *w)
+{
+    int period = w->cfg->worker_lease * 1000 / 3;
+    redisReply *r;
+    int rc;
+
+    if (store_now_ms() - w->renewed_ms >= period) {
+        rc = store_lease_renew(w->c, w->cfg, w->token);
+        if (rc <= 0) {
+            log_warn(rc ? "lease renewal failed" : "lease lost; going standby");
+            if (rc < 0)
+                worker_drop(w);
+            w->active = 0;
+            return;
+        }
+        w->renewed_ms = store_now_ms();
+    }
+    if (!(r = store_take(w->c, w->cfg, "worker", period < 1000 ? period : 1000))) {
+        if (!stopping)
+            worker_drop(w);
+        return;
+    }
+    worker_store(w, r);
+    freeReplyObject(r);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: comet-worker [-n] [-t seconds]\n"
+                    "  -n          check the configuration and exit\n"
+                    "  -t seconds  exit after this long (for cron: * * * * * comet-worker -t 60)\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    struct worker w = {0};
+    struct sigaction sa = {0};
+    char err[256], host[64] = "";
+    long long until = 0;
+    int opt, check = 0, backoff = 100;
+
+    while ((opt = getopt(argc, argv, "nt:")) != -1) {
+        if (opt == 'n')
+            check = 1;
+        else if (opt == 't' && atoi(optarg) > 0)
+            until = store_now_ms() + atoi(optarg) * 1000LL;
+        else
+            usage();
+    }
+    if (!(w.cfg = config_load(err, sizeof err))) {
+        fprintf(stderr, "comet-worker: %s\n", err);
+        return 1;
+    }
+    if (check)
+        return 0;
+    log_init("comet-worker", (enum log_level)w.cfg->log_level);
+    sa.sa_handler = on_signal; /* no SA_RESTART: a blocked wait returns at once */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    gethostname(host, sizeof host - 1);
+    srand((unsigned)(store_now_ms() ^ getpid()));
+    snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
+
+    while (!stopping && (!until || store_now_ms() < until)) {
+        if (!w.c) {
+            if (!(w.c = redis_open(w.cfg, 5000)) || store_group(w.c, w.cfg) < 0) {
+                worker_drop(&w);
+                nap(backoff);
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                continue;
+            }
+            backoff = 100;
+        }
+        if (w.active)
+            worker_step(&w);
+        else
+            worker_try_lead(&w);
+    }
+    if (w.c && w.active)
+        store_lease_release(w.c, w.cfg, w.token);
+    worker_drop(&w);
+    log_info("stopped");
+    return 0;
+}
