@@ -1,0 +1,267 @@
+/* publish: authenticates the publisher, checks the body (size, type, JSON shape,
+ * names), queues it as one inbox entry, and with ?wait=1 waits for the worker's
+ * confirmation. A rejected request touches nothing in Redis. */
+#include "publish.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn.h"
+#include "envelope.h"
+#include "reply.h"
+#include "request.h"
+#include "store.h"
+#include "xalloc.h"
+
+/* Constant-time for keys of equal length, so the comparison does not leak a prefix. */
+static int key_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+static int publish_authorized(FCGX_Request *req, const struct config *cfg)
+{
+    const char *h = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
+    int ok = 0;
+
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        for (int i = 0; i < cfg->npublish_keys; i++)
+            ok |= key_equal(h + 7, cfg->publish_keys[i]);
+    if (!ok)
+        reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n", "%s",
+                    cfg->npublish_keys == 0 ? "publishing is disabled: no COMET_PUBLISH_KEYS configured"
+                    : h ? "wrong publish key" : "missing publish key: send Authorization: Bearer KEY");
+    return ok;
+}
+
+static void batch_add(struct publish_batch *b, const char *channel, char *tail)
+{
+    b->channels = xrealloc(b->channels, (b->n + 1) * sizeof *b->channels);
+    b->tails = xrealloc(b->tails, (b->n + 1) * sizeof *b->tails);
+    b->channels[b->n] = xstrdup(channel);
+    b->tails[b->n++] = tail;
+}
+
+/* Checks one channel name of item i; returns it, or NULL with err set. */
+static const char *item_channel(json_t *v, size_t i, char *err, size_t errlen)
+{
+    if (!json_is_string(v) || !envelope_channel_valid(json_string_value(v), json_string_length(v))) {
+        snprintf(err, errlen, "item %zu: a channel name is 1 to 128 bytes of A-Z a-z 0-9 _ - . : / @", i);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* Validates item i and appends its events. Returns 0 or -1 with err set. */
+static int parse_item(json_t *item, size_t i, const struct config *cfg, struct publish_batch *b,
+                      char *err, size_t errlen)
+{
+    json_t *channel, *channels, *event, *data, *v;
+    const char *key, *type = "message", *names[1024];
+    size_t n = 0, k;
+
+    if (!json_is_object(item)) {
+        snprintf(err, errlen, "item %zu: each event is an object with channel, event and data", i);
+        return -1;
+    }
+    json_object_foreach(item, key, v)
+        if (strcmp(key, "channel") && strcmp(key, "channels") && strcmp(key, "event") && strcmp(key, "data")) {
+            snprintf(err, errlen, "item %zu: unknown field (allowed: channel, channels, event, data)", i);
+            return -1;
+        }
+    channel = json_object_get(item, "channel");
+    channels = json_object_get(item, "channels");
+    event = json_object_get(item, "event");
+    if (!(data = json_object_get(item, "data"))) {
+        snprintf(err, errlen, "item %zu: data is required (any JSON value)", i);
+        return -1;
+    }
+    if (!channel == !channels) {
+        snprintf(err, errlen, "item %zu: give either channel or channels", i);
+        return -1;
+    }
+    if (event && (!json_is_string(event) ||
+                  !envelope_type_valid(json_string_value(event), json_string_length(event)))) {
+        snprintf(err, errlen, "item %zu: event is 1 to 64 bytes of A-Z a-z 0-9 _ - . : "
+                 "and does not start with comet-", i);
+        return -1;
+    }
+    if (event)
+        type = json_string_value(event);
+    if (channel) {
+        if (!(names[n++] = item_channel(channel, i, err, errlen)))
+            return -1;
+    } else if (!json_is_array(channels) || json_array_size(channels) == 0 ||
+               json_array_size(channels) > (size_t)cfg->max_channels) {
+        snprintf(err, errlen, "item %zu: channels is a list of 1 to %d channel names", i, cfg->max_channels);
+        return -1;
+    } else {
+        json_array_foreach(channels, k, v) {
+            if (!(names[n] = item_channel(v, i, err, errlen)))
+                return -1;
+            for (size_t j = 0; j < n; j++)
+                if (strcmp(names[j], names[n]) == 0) {
+                    snprintf(err, errlen, "item %zu: channels names a channel twice", i);
+                    return -1;
+                }
+            n++;
+        }
+    }
+    if (b->n + n > (size_t)cfg->max_batch) {
+        snprintf(err, errlen, "at most %d events in one publish", cfg->max_batch);
+        return -1;
+    }
+    for (k = 0; k < n; k++)
+        batch_add(b, names[k], envelope_tail(names[k], type, data));
+    return 0;
+}
+
+int publish_parse(const char *body, size_t len, const struct config *cfg,
+                  struct publish_batch *out, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *item;
+    size_t i;
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    if (!root) {
+        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    if (json_is_array(root)) {
+        if (json_array_size(root) == 0) {
+            snprintf(err, errlen, "the batch is empty");
+            goto done;
+        }
+        json_array_foreach(root, i, item)
+            if (parse_item(item, i, cfg, out, err, errlen) < 0)
+                goto done;
+    } else if (parse_item(root, 0, cfg, out, err, errlen) < 0) {
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc < 0)
+        publish_batch_free(out);
+    json_decref(root);
+    return rc;
+}
+
+void publish_batch_free(struct publish_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->channels[i]);
+        free(b->tails[i]);
+    }
+    free(b->channels);
+    free(b->tails);
+    memset(b, 0, sizeof *b);
+}
+
+/* 1 when the Content-Type is application/json, parameters (charset) allowed. */
+static int is_json(const char *type)
+{
+    size_t n = strlen("application/json");
+
+    return type && strncasecmp(type, "application/json", n) == 0 &&
+           (type[n] == 0 || type[n] == ';' || type[n] == ' ');
+}
+
+/* Reads the body after checking its type and length. Returns it (caller frees), or
+ * NULL after answering 411, 413 or 415. */
+static char *publish_body(FCGX_Request *req, const struct config *cfg, size_t *len)
+{
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+    char *body, *end;
+    long n;
+
+    if (!is_json(FCGX_GetParam("CONTENT_TYPE", req->envp))) {
+        reply_error(req->out, 415, NULL, "send the body as Content-Type: application/json");
+        return NULL;
+    }
+    n = cl && *cl ? strtol(cl, &end, 10) : -1;
+    if (n < 0 || *end) {
+        reply_error(req->out, 411, NULL, "a Content-Length is required");
+        return NULL;
+    }
+    if (n > cfg->max_body) {
+        /* Read the rest anyway: closing with unread data resets the connection
+         * before the client has read this answer. */
+        request_drain(req);
+        reply_error(req->out, 413, NULL, "the body is larger than %d bytes", cfg->max_body);
+        return NULL;
+    }
+    body = xmalloc((size_t)n + 1);
+    *len = (size_t)FCGX_GetStr(body, (int)n, req->in);
+    return body;
+}
+
+/* ?wait=1: waits for the worker to push the ids of this publish. Answers 200 with
+ * them, or 202 unconfirmed when no worker answered in time. */
+static void publish_wait(FCGX_Request *req, const struct config *cfg, redisContext *c,
+                         const char *reply_key, size_t n)
+{
+    struct timeval tv = {cfg->publish_wait + 2, 0};
+    char secs[16];
+    redisReply *r;
+    json_t *ids;
+
+    snprintf(secs, sizeof secs, "%d", cfg->publish_wait);
+    redisSetTimeout(c, tv);
+    r = redisCommandArgv(c, 3, (const char *[]){"BLPOP", reply_key, secs}, NULL);
+    tv.tv_sec = 2;
+    redisSetTimeout(c, tv);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        (ids = json_loadb(r->element[1]->str, r->element[1]->len, 0, NULL)))
+        reply_json(req->out, 200, json_pack("{s:o}", "ids", ids), NULL);
+    else
+        reply_json(req->out, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0), NULL);
+    if (!r)
+        conn_drop();
+    else
+        freeReplyObject(r);
+}
+
+void publish_handle(FCGX_Request *req, const struct config *cfg)
+{
+    struct publish_batch b = {0};
+    struct query q = {0};
+    char err[512], reply_key[STORE_KEY_MAX], token[33];
+    redisContext *c;
+    char *body = NULL;
+    size_t len = 0;
+
+    if (!request_method(req, "POST") || !publish_authorized(req, cfg) ||
+        !(body = publish_body(req, cfg, &len)))
+        goto done;
+    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), 1, &q, err, sizeof err) < 0 ||
+        publish_parse(body, len, cfg, &b, err, sizeof err) < 0) {
+        reply_error(req->out, 400, NULL, "%s", err);
+        goto done;
+    }
+    if (q.wait) {
+        for (int i = 0; i < 16; i++)
+            snprintf(token + 2 * i, 3, "%02x", (unsigned)rand() & 0xff);
+        store_key(cfg, "reply:", token, reply_key);
+    }
+    if (!(c = conn_get(cfg)) || store_enqueue(c, cfg, b.n, b.channels, b.tails, q.wait ? reply_key : NULL) < 0) {
+        conn_drop();
+        reply_unavailable(req->out);
+    } else if (q.wait) {
+        publish_wait(req, cfg, c, reply_key, b.n);
+    } else {
+        reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
+    }
+done:
+    free(body);
+    query_free(&q);
+    publish_batch_free(&b);
+}

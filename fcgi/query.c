@@ -1,0 +1,134 @@
+/* query: percent-decoding and validation of subscribe parameters. */
+#include "query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "xalloc.h"
+
+static int hex(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes s[0..len) into dst ('+' is a space); returns the new length, or
+ * -1 on a broken escape or a NUL byte. */
+static long decode(const char *s, size_t len, char *dst)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= len || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+                return -1;
+            c = hex(s[i + 1]) * 16 + hex(s[i + 2]);
+            i += 2;
+        }
+        if (c == 0)
+            return -1;
+        dst[o++] = (char)c;
+    }
+    dst[o] = 0;
+    return (long)o;
+}
+
+static int add_channel(struct query *q, char *name, size_t len, size_t max, char *err, size_t errlen)
+{
+    if (!envelope_channel_valid(name, len)) {
+        snprintf(err, errlen, "channel: a name is 1 to 128 bytes of A-Z a-z 0-9 _ - . : / @");
+        return -1;
+    }
+    for (size_t i = 0; i < q->nchannels; i++)
+        if (strcmp(q->channels[i], name) == 0)
+            return 0;
+    if (q->nchannels == max) {
+        snprintf(err, errlen, "channel: at most %zu channels in one request", max);
+        return -1;
+    }
+    q->channels[q->nchannels++] = name;
+    return 0;
+}
+
+static int set_cursor(const char *name, const char *v, size_t len, struct cursor *c, int *has,
+                      char *err, size_t errlen)
+{
+    if (cursor_parse(v, len, c) < 0) {
+        snprintf(err, errlen, "%s: not a cursor (use the cursor or id the server sent, or 0)", name);
+        return -1;
+    }
+    *has = 1;
+    return 0;
+}
+
+/* Applies one decoded name=value pair. */
+static int apply(struct query *q, const char *name, char *v, size_t len, size_t max, char *err,
+                 size_t errlen)
+{
+    if (strcmp(name, "channel") == 0)
+        return add_channel(q, v, len, max, err, errlen);
+    if (strcmp(name, "since") == 0)
+        return set_cursor("since", v, len, &q->since, &q->has_since, err, errlen);
+    if (strcmp(name, "lastEventId") == 0)
+        return len ? set_cursor("lastEventId", v, len, &q->last_event_id, &q->has_last_event_id,
+                                err, errlen) : 0;
+    if (strcmp(name, "timeout") == 0) {
+        char *end;
+        long t = strtol(v, &end, 10);
+        if (!len || *end || t < 0 || t > 86400) {
+            snprintf(err, errlen, "timeout: expected whole seconds");
+            return -1;
+        }
+        q->timeout = (int)t;
+    } else if (strcmp(name, "wait") == 0) {
+        q->wait = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    }
+    return 0;
+}
+
+int query_parse(const char *qs, size_t max_channels, struct query *q, char *err, size_t errlen)
+{
+    size_t len = qs ? strlen(qs) : 0;
+    char *p;
+
+    memset(q, 0, sizeof *q);
+    q->timeout = -1;
+    if (len > QUERY_MAX_LEN) {
+        snprintf(err, errlen, "the query string is longer than %d bytes", QUERY_MAX_LEN);
+        return -1;
+    }
+    /* Each pair decodes to at most its own length plus two NULs. */
+    q->storage = p = xmalloc(3 * len + 3);
+    q->channels = xcalloc(max_channels, sizeof *q->channels);
+    for (const char *s = qs; s && *s;) {
+        const char *amp = strchr(s, '&'), *end = amp ? amp : s + strlen(s);
+        const char *eq = memchr(s, '=', (size_t)(end - s));
+        const char *vstart = eq ? eq + 1 : end;
+        char *name = p, *value;
+        long nlen = decode(s, (size_t)((eq ? eq : end) - s), name), vlen;
+
+        if (nlen < 0 || (vlen = decode(vstart, (size_t)(end - vstart), value = name + nlen + 1)) < 0) {
+            snprintf(err, errlen, "the query string has a broken %%-escape");
+            return -1;
+        }
+        p = value + vlen + 1;
+        if (apply(q, name, value, (size_t)vlen, max_channels, err, errlen) < 0)
+            return -1;
+        s = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
+void query_free(struct query *q)
+{
+    free(q->storage);
+    free(q->channels);
+    memset(q, 0, sizeof *q);
+}

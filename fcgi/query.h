@@ -1,0 +1,28 @@
+/* query: the query string of a subscribe request, decoded and validated. Pure: no
+ * I/O, so the unit tests feed it tables of strings. */
+#ifndef COMET_QUERY_H
+#define COMET_QUERY_H
+
+#include <stddef.h>
+
+#include "cursor.h"
+
+#define QUERY_MAX_LEN 8192
+
+struct query {
+    char **channels;         /* distinct, valid channel names, in first-seen order */
+    size_t nchannels;
+    int has_since, has_last_event_id;
+    struct cursor since, last_event_id;
+    int timeout;             /* seconds, or -1 when not given */
+    int wait;                /* ?wait=1 */
+    char *storage;           /* owns the decoded strings */
+};
+
+/* Parses qs (NULL counts as empty). Parameters: channel (repeated), since,
+ * lastEventId, timeout, wait; others are ignored. Returns 0, or -1 with a message
+ * for a 400 in err. The query must be freed with query_free either way. */
+int query_parse(const char *qs, size_t max_channels, struct query *q, char *err, size_t errlen);
+void query_free(struct query *q);
+
+#endif

@@ -1,0 +1,24 @@
+/* reply: the status line and headers of every answer, and JSON bodies. Handlers
+ * decide what to say; this file decides how it is framed for the web server. */
+#ifndef COMET_REPLY_H
+#define COMET_REPLY_H
+
+#include <fcgiapp.h>
+#include <jansson.h>
+
+/* Writes the CGI status and headers, with extra header lines (each ending "\r\n")
+ * when extra is not NULL, and the blank line. */
+void reply_head(FCGX_Stream *out, int status, const char *type, const char *extra);
+
+/* Writes a whole JSON answer. Steals body (decrefs it). */
+void reply_json(FCGX_Stream *out, int status, json_t *body, const char *extra);
+
+/* Writes {"error": message} with status; message is JSON-escaped, so input echoed
+ * in it cannot break out. */
+void reply_error(FCGX_Stream *out, int status, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The 503 every endpoint gives while Redis is unreachable. */
+void reply_unavailable(FCGX_Stream *out);
+
+#endif
