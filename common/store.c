@@ -19,9 +19,11 @@ struct script {
 
 static struct script write_script = {store_write_lua, ""};
 static struct script read_script = {store_read_lua, ""};
-static struct script renew_script = {
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+/* Takes the lease when free, keeps it when held by this token. */
+static struct script hold_script = {
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur and cur ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "redis.call('HSET', KEYS[2], 'heartbeat', ARGV[3], 'worker', ARGV[1])\n"
     "return 1\n", ""};
 static struct script release_script = {
@@ -41,10 +43,11 @@ void store_key(const struct config *cfg, const char *kind, const char *name, cha
     snprintf(out, STORE_KEY_MAX, "%s%s%s", cfg->prefix, kind, name);
 }
 
-/* EVALSHA argv[0..argc) (argv[0] and [1] are filled here), loading the script on
- * first use and again after Redis forgot it (a restart or SCRIPT FLUSH). */
+/* EVALSHA argv[0..argc) (argv[0] and [1], and their lens when lens is not NULL, are
+ * filled here), loading the script on first use and again after Redis forgot it (a
+ * restart or SCRIPT FLUSH). */
 static redisReply *store_eval(redisContext *c, struct script *s, int argc, const char **argv,
-                              const size_t *lens)
+                              size_t *lens)
 {
     redisReply *r = NULL;
 
@@ -52,6 +55,10 @@ static redisReply *store_eval(redisContext *c, struct script *s, int argc, const
     argv[1] = s->sha;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (s->sha[0]) {
+            if (lens) {
+                lens[0] = 7;
+                lens[1] = strlen(s->sha);
+            }
             r = redis_cmd(c, argc, argv, lens);
             if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
                 return r;
@@ -63,12 +70,12 @@ static redisReply *store_eval(redisContext *c, struct script *s, int argc, const
         snprintf(s->sha, sizeof s->sha, "%s", r->str);
         freeReplyObject(r);
     }
-    return redis_cmd(c, argc, argv, lens);
+    return NULL;
 }
 
 /* store_eval that also turns an error reply into NULL, logging it. */
 static redisReply *store_eval_ok(redisContext *c, struct script *s, int argc, const char **argv,
-                                 const size_t *lens)
+                                 size_t *lens)
 {
     redisReply *r = store_eval(c, s, argc, argv, lens);
 
@@ -267,8 +274,8 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
     argv[argc++] = age;
     argv[argc++] = reply_key;
     argv[argc++] = pubsub;
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = argv[i] ? strlen(argv[i]) : 0;
+    for (size_t i = 2; i < argc; i++) /* store_eval fills in the first two */
+        lens[i] = strlen(argv[i]);
     for (size_t i = 0; i < fields->elements; i += 2) {
         if (strcmp(fields->element[i]->str, "!") == 0)
             continue;
@@ -315,25 +322,9 @@ static int store_lease_script(redisContext *c, const struct config *cfg, struct 
     return rc;
 }
 
-int store_lease_acquire(redisContext *c, const struct config *cfg, const char *token)
+int store_lease_hold(redisContext *c, const struct config *cfg, const char *token)
 {
-    char lease[STORE_KEY_MAX], ms[24];
-    redisReply *r;
-    int got;
-
-    store_key(cfg, "lease", "", lease);
-    snprintf(ms, sizeof ms, "%lld", cfg->worker_lease * 1000LL);
-    r = redis_ok(c, 6, (const char *[]){"SET", lease, token, "NX", "PX", ms}, NULL);
-    if (!r)
-        return -1;
-    got = r->type == REDIS_REPLY_STATUS;
-    freeReplyObject(r);
-    return got ? store_lease_renew(c, cfg, token) : 0;
-}
-
-int store_lease_renew(redisContext *c, const struct config *cfg, const char *token)
-{
-    return store_lease_script(c, cfg, &renew_script, token);
+    return store_lease_script(c, cfg, &hold_script, token);
 }
 
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token)

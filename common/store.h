@@ -55,10 +55,10 @@ const redisReply *store_entries(const redisReply *r);
 int store_write(redisContext *c, const struct config *cfg, const char *token,
                 const redisReply *entry, int *lost);
 
-/* The worker lease. acquire: 1 when this token now holds it, 0 when another does;
- * renew: 1 while still held (and beats the heartbeat), 0 once lost; -1 on error. */
-int store_lease_acquire(redisContext *c, const struct config *cfg, const char *token);
-int store_lease_renew(redisContext *c, const struct config *cfg, const char *token);
+/* The worker lease: takes it when free or keeps it when this token holds it, and
+ * beats the heartbeat. Returns 1 when held, 0 when another worker holds it, -1 on
+ * error. store_lease_release gives it up if still held. */
+int store_lease_hold(redisContext *c, const struct config *cfg, const char *token);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
 
 /* Registers a waiting request until deadline_ms, or removes it when deadline_ms is 0. */

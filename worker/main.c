@@ -73,7 +73,7 @@ static int worker_store(struct worker *w, const redisReply *r)
 static void worker_try_lead(struct worker *w)
 {
     redisReply *r;
-    int rc = store_lease_acquire(w->c, w->cfg, w->token);
+    int rc = store_lease_hold(w->c, w->cfg, w->token);
 
     if (rc < 0) {
         worker_drop(w);
@@ -105,7 +105,7 @@ static void worker_step(struct worker *w)
     int rc;
 
     if (store_now_ms() - w->renewed_ms >= period) {
-        rc = store_lease_renew(w->c, w->cfg, w->token);
+        rc = store_lease_hold(w->c, w->cfg, w->token);
         if (rc <= 0) {
             log_warn(rc ? "lease renewal failed" : "lease lost; going standby");
             if (rc < 0)
