@@ -36,7 +36,7 @@ $(B)/comet-worker: $(WORKER) $(COMMON)
 
 $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS)
 
 $(B)/%.o: %.c build/store_scripts.h
 	@mkdir -p $(dir $@)

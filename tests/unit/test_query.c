@@ -1,0 +1,70 @@
+/* Unit tests of subscribe query parsing: a table of query strings and what each
+ * must give. */
+#include <string.h>
+
+#include "check.h"
+#include "query.h"
+
+static const struct {
+    const char *qs;
+    int ok;
+    const char *channels; /* joined by "|" */
+    const char *since;    /* "ms-n", or NULL when absent */
+    int timeout;
+    const char *last_event_id;
+} cases[] = {
+    {"channel=a", 1, "a", NULL, -1, NULL},
+    {"channel=a&channel=b&channel=a", 1, "a|b", NULL, -1, NULL}, /* duplicates fold */
+    {"channel=chat%2Froom%40x&since=5-1", 1, "chat/room@x", "5-1", -1, NULL},
+    {"channel=a&since=0&timeout=10", 1, "a", "0-0", 10, NULL},
+    {"channel=a&lastEventId=9-9&_=123", 1, "a", NULL, -1, "9-9"}, /* unknown params ignored */
+    {"channel=a&lastEventId=", 1, "a", NULL, -1, NULL},           /* empty: none */
+    {"", 1, "", NULL, -1, NULL},
+    {NULL, 1, "", NULL, -1, NULL},
+    {"channel", 0, "", NULL, -1, NULL},                          /* empty name */
+    {"channel=a+b", 0, "", NULL, -1, NULL},                      /* space */
+    {"channel=a%0Ab", 0, "", NULL, -1, NULL},                    /* newline */
+    {"channel=a%00b", 0, "", NULL, -1, NULL},                    /* NUL */
+    {"channel=a%2", 0, "", NULL, -1, NULL},                      /* cut escape */
+    {"channel=a%zz", 0, "", NULL, -1, NULL},
+    {"channel=a&since=x", 0, "", NULL, -1, NULL},
+    {"channel=a&since=", 0, "", NULL, -1, NULL},
+    {"channel=a&timeout=-1", 0, "", NULL, -1, NULL},
+    {"channel=a&timeout=1x", 0, "", NULL, -1, NULL},
+    {"channel=a&channel=b&channel=c&channel=d&channel=e", 0, "", NULL, -1, NULL}, /* max 4 */
+    {"channel=a&&channel=b&", 1, "a|b", NULL, -1, NULL},
+};
+
+int main(void)
+{
+    char err[256], joined[1024], buf[CURSOR_MAX], big[QUERY_MAX_LEN + 16];
+    struct query q;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = query_parse(cases[i].qs, 4, &q, err, sizeof err);
+        CHECK((rc == 0) == cases[i].ok, "\"%s\": rc %d (%s)", cases[i].qs, rc, rc ? err : "");
+        if (rc == 0 && cases[i].ok) {
+            joined[0] = 0;
+            for (size_t k = 0; k < q.nchannels; k++)
+                snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", k ? "|" : "",
+                         q.channels[k]);
+            CHECK(strcmp(joined, cases[i].channels) == 0, "\"%s\": channels %s", cases[i].qs, joined);
+            CHECK(q.has_since == (cases[i].since != NULL), "\"%s\": since presence", cases[i].qs);
+            if (q.has_since && cases[i].since) {
+                cursor_format(q.since, buf);
+                CHECK(strcmp(buf, cases[i].since) == 0, "\"%s\": since %s", cases[i].qs, buf);
+            }
+            CHECK(q.timeout == cases[i].timeout, "\"%s\": timeout %d", cases[i].qs, q.timeout);
+            CHECK(q.has_last_event_id == (cases[i].last_event_id != NULL), "\"%s\": lastEventId",
+                  cases[i].qs);
+        }
+        query_free(&q);
+    }
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    CHECK(query_parse(big, 4, &q, err, sizeof err) == -1 && strstr(err, "longer"), "too long: %s", err);
+    query_free(&q);
+    CHECK(query_parse("wait=1", 4, &q, err, sizeof err) == 0 && q.wait == 1, "wait=1");
+    query_free(&q);
+    return check_done("query");
+}
