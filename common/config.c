@@ -44,6 +44,9 @@ static const struct setting settings[] = {
     I("COMET_MAX_CHANNELS", max_channels, "32", 1, 1000),
     I("COMET_PUBLISH_WAIT", publish_wait, "10", 1, 300),
     I("COMET_WORKER_LEASE", worker_lease, "10", 2, 3600),
+    S("COMET_CORS_ORIGINS", cors_origins, ""),
+    S("COMET_PUBLIC_CHANNELS", public_channels, ""),
+    I("COMET_PUBLIC_RATE", public_rate, "30", 1, 1000000),
     {"COMET_LOG_LEVEL", LEVEL, offsetof(struct config, log_level), "info", 0, 0},
 };
 

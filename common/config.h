@@ -29,6 +29,9 @@ struct config {
     int max_channels;           /* channels in one subscribe or publish */
     int publish_wait;           /* seconds ?wait=1 waits for the worker */
     int worker_lease;           /* seconds a worker's lease lasts without renewal */
+    const char *cors_origins;   /* origins allowed cross-origin, comma-separated patterns */
+    const char *public_channels; /* channel patterns anyone may publish to */
+    int public_rate;            /* keyless publishes per minute per client address */
     int log_level;
     int npublish_keys;
     const char *publish_keys[CONFIG_MAX_KEYS];

@@ -350,6 +350,26 @@ int store_waiting(redisContext *c, const struct config *cfg, const char *member,
     return 0;
 }
 
+long long store_rate(redisContext *c, const struct config *cfg, const char *who)
+{
+    char name[160], key[STORE_KEY_MAX];
+    redisReply *r;
+    long long n;
+
+    snprintf(name, sizeof name, "%.100s:%lld", who, store_now_ms() / 60000);
+    store_key(cfg, "rate:", name, key);
+    if (redisAppendCommand(c, "INCR %s", key) != REDIS_OK || redisAppendCommand(c, "EXPIRE %s 61", key) != REDIS_OK)
+        return -1;
+    if (redisGetReply(c, (void **)&r) != REDIS_OK)
+        return -1;
+    n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (redisGetReply(c, (void **)&r) != REDIS_OK)
+        return -1;
+    freeReplyObject(r);
+    return n;
+}
+
 /* Appends a command to the pipeline of store_stats. */
 static int append(redisContext *c, int argc, const char **argv)
 {

@@ -65,6 +65,10 @@ void store_lease_release(redisContext *c, const struct config *cfg, const char *
 int store_waiting(redisContext *c, const struct config *cfg, const char *member,
                   long long deadline_ms);
 
+/* Counts one more request from who in the current minute. Returns the count so far
+ * this minute (including this one), or -1 on error. */
+long long store_rate(redisContext *c, const struct config *cfg, const char *who);
+
 /* Returns a new JSON object for /stats, or NULL on error. */
 json_t *store_stats(redisContext *c, const struct config *cfg);
 

@@ -3,32 +3,47 @@
  * this file decides how long and how many. */
 #include "longpoll.h"
 
+#include <stdio.h>
+
 #include "conn.h"
+#include "frame.h"
 #include "reply.h"
 #include "request.h"
 #include "store.h"
 #include "wait.h"
 
 /* Writes the answer: the events already taken (first, if any), then whatever else is
- * ready at once, up to the configured number. */
+ * ready at once, up to the configured number; as JSONP when a callback was given. */
 static void longpoll_answer(FCGX_Request *req, const struct config *cfg, struct waiter *w,
-                            const char *env, size_t len)
+                            const char *callback, const char *env, size_t len)
 {
-    char cursor[CURSOR_MAX];
+    struct frame json = {0}, jsonp = {0};
+    char cursor[CURSOR_MAX], tail[CURSOR_MAX + 48];
     int n = 0;
 
-    reply_head(req->out, 200, "application/json", NULL);
-    FCGX_PutS("{\"events\":[", req->out);
+    frame_append(&json, "{\"events\":[", 11);
     while (env) {
         if (n++)
-            FCGX_PutChar(',', req->out);
-        FCGX_PutStr(env, (int)len, req->out);
+            frame_append(&json, ",", 1);
+        frame_append(&json, env, len);
         if (n == cfg->poll_max_events || wait_next(w, 0, &env, &len) != WAIT_EVENT)
             env = NULL;
     }
     cursor_format(wait_cursor(w), cursor);
-    FCGX_FPrintF(req->out, "],\"cursor\":\"%s\"%s}\n", cursor,
+    n = snprintf(tail, sizeof tail, "],\"cursor\":\"%s\"%s}", cursor,
                  wait_truncated(w) ? ",\"truncated\":true" : "");
+    frame_append(&json, tail, (size_t)n);
+    if (callback) {
+        frame_jsonp(&jsonp, callback, json.s, json.len);
+        reply_head(req->out, 200, "application/javascript; charset=utf-8", NULL);
+        FCGX_PutStr(jsonp.s, (int)jsonp.len, req->out);
+    } else {
+        reply_head(req->out, 200, "application/json", NULL);
+        FCGX_PutStr(json.s, (int)json.len, req->out);
+        FCGX_PutS("\n", req->out);
+    }
+    frame_free(&json);
+    frame_free(&jsonp);
 }
 
 void longpoll_handle(FCGX_Request *req, const struct config *cfg)
@@ -43,6 +58,10 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
 
     if (!request_method(req, "GET") || request_subscribe(req, cfg, &q) < 0)
         goto done;
+    if (q.callback && !frame_callback_valid(q.callback)) {
+        reply_error(req->out, 400, NULL, "callback: must be a JavaScript name like Comet._jp1");
+        goto done;
+    }
     timeout = q.timeout < 0 ? cfg->poll_timeout
               : q.timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q.timeout;
     deadline = wait_clock_ms() + timeout * 1000LL;
@@ -62,7 +81,7 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
         reply_unavailable(req->out);
         break;
     default: /* an event, the timeout, or a stop: answer with the cursor either way */
-        longpoll_answer(req, cfg, w, env, len);
+        longpoll_answer(req, cfg, w, q.callback, env, len);
     }
 done:
     wait_close(w);

@@ -13,10 +13,11 @@
 #include "conn.h"
 #include "log.h"
 #include "longpoll.h"
+#include "pattern.h"
 #include "publish.h"
 #include "reply.h"
 #include "request.h"
-#include "sse.h"
+#include "stream.h"
 #include "store.h"
 #include "wait.h"
 
@@ -55,21 +56,51 @@ static void stats_handle(FCGX_Request *req, const struct config *cfg)
     reply_json(req->out, 200, stats, NULL);
 }
 
+/* Lets pages on the configured origins read answers, credentials included. The
+ * origin is echoed only after it matched the list and holds no control bytes. */
+static void cors(FCGX_Request *req, const struct config *cfg)
+{
+    static char lines[512];
+    const char *origin = FCGX_GetParam("HTTP_ORIGIN", req->envp);
+
+    reply_cors(NULL);
+    if (!origin || strlen(origin) > 256 || !pattern_list_match(cfg->cors_origins, origin))
+        return;
+    for (const char *p = origin; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return;
+    snprintf(lines, sizeof lines,
+             "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
+             "Access-Control-Expose-Headers: Retry-After\r\nVary: Origin\r\n", origin);
+    reply_cors(lines);
+}
+
 static void route(FCGX_Request *req, const struct config *cfg)
 {
+    const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
     char endpoint[32];
 
+    cors(req, cfg);
     request_endpoint(req, endpoint, sizeof endpoint);
-    if (strcmp(endpoint, "poll") == 0)
+    if (method && strcmp(method, "OPTIONS") == 0)
+        reply_head(req->out, 204, "text/plain",
+                   "Access-Control-Allow-Methods: GET, POST\r\n"
+                   "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n"
+                   "Access-Control-Max-Age: 600\r\n");
+    else if (strcmp(endpoint, "poll") == 0)
         longpoll_handle(req, cfg);
     else if (strcmp(endpoint, "sse") == 0)
-        sse_handle(req, cfg);
+        stream_handle(req, cfg, FRAME_SSE);
+    else if (strcmp(endpoint, "stream") == 0)
+        stream_handle(req, cfg, FRAME_LINES);
+    else if (strcmp(endpoint, "iframe") == 0)
+        stream_handle(req, cfg, FRAME_IFRAME);
     else if (strcmp(endpoint, "publish") == 0)
         publish_handle(req, cfg);
     else if (strcmp(endpoint, "stats") == 0)
         stats_handle(req, cfg);
     else
-        reply_error(req->out, 404, NULL, "no such endpoint: use poll, sse, publish or stats");
+        reply_error(req->out, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
 }
 
 int main(void)

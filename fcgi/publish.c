@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "envelope.h"
+#include "pattern.h"
 #include "reply.h"
 #include "request.h"
 #include "store.h"
@@ -26,19 +27,51 @@ static int key_equal(const char *a, const char *b)
     return diff == 0;
 }
 
-static int publish_authorized(FCGX_Request *req, const struct config *cfg)
+/* The key check. Returns 1 for a valid key, 0 when no key was sent and public
+ * channels exist (the caller checks the channels), -1 after answering 401. */
+static int publish_key(FCGX_Request *req, const struct config *cfg)
 {
     const char *h = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
     int ok = 0;
 
-    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+    if ((!h || !*h) && cfg->public_channels[0])
+        return 0;
+    if (strncasecmp(h, "Bearer ", 7) == 0)
         for (int i = 0; i < cfg->npublish_keys; i++)
             ok |= key_equal(h + 7, cfg->publish_keys[i]);
     if (!ok)
         reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n", "%s",
                     cfg->npublish_keys == 0 ? "publishing is disabled: no COMET_PUBLISH_KEYS configured"
-                    : h ? "wrong publish key" : "missing publish key: send Authorization: Bearer KEY");
-    return ok;
+                    : h && *h ? "wrong publish key" : "missing publish key: send Authorization: Bearer KEY");
+    return ok ? 1 : -1;
+}
+
+/* A publish without a key: allowed when every channel is public and the client is
+ * within its rate. Returns 0, or -1 after answering 401, 429 or 503. */
+static int publish_public(FCGX_Request *req, const struct config *cfg, redisContext *c,
+                          const struct publish_batch *b)
+{
+    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
+    char retry[40];
+    long long n;
+
+    for (size_t i = 0; i < b->n; i++)
+        if (!pattern_list_match(cfg->public_channels, b->channels[i])) {
+            reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n",
+                        "missing publish key: %s is not a public channel", b->channels[i]);
+            return -1;
+        }
+    if (!c || (n = store_rate(c, cfg, addr ? addr : "-")) < 0) {
+        conn_drop();
+        reply_unavailable(req->out);
+        return -1;
+    }
+    if (n > cfg->public_rate) {
+        snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", 60 - store_now_ms() / 1000 % 60);
+        reply_error(req->out, 429, retry, "at most %d publishes a minute without a key", cfg->public_rate);
+        return -1;
+    }
+    return 0;
 }
 
 static void batch_add(struct publish_batch *b, const char *channel, char *tail)
@@ -235,11 +268,12 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
     struct publish_batch b = {0};
     struct query q = {0};
     char err[512], reply_key[STORE_KEY_MAX], token[33];
-    redisContext *c;
+    redisContext *c = NULL;
     char *body = NULL;
     size_t len = 0;
+    int keyed;
 
-    if (!request_method(req, "POST") || !publish_authorized(req, cfg) ||
+    if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 ||
         !(body = publish_body(req, cfg, &len)))
         goto done;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), 1, &q, err, sizeof err) < 0 ||
@@ -247,12 +281,15 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
         reply_error(req->out, 400, NULL, "%s", err);
         goto done;
     }
+    c = conn_get(cfg);
+    if (!keyed && publish_public(req, cfg, c, &b) < 0)
+        goto done;
     if (q.wait) {
         for (int i = 0; i < 16; i++)
             snprintf(token + 2 * i, 3, "%02x", (unsigned)rand() & 0xff);
         store_key(cfg, "reply:", token, reply_key);
     }
-    if (!(c = conn_get(cfg)) || store_enqueue(c, cfg, b.n, b.channels, b.tails, q.wait ? reply_key : NULL) < 0) {
+    if (!c || store_enqueue(c, cfg, b.n, b.channels, b.tails, q.wait ? reply_key : NULL) < 0) {
         conn_drop();
         reply_unavailable(req->out);
     } else if (q.wait) {

@@ -89,6 +89,8 @@ static int apply(struct query *q, const char *name, char *v, size_t len, size_t 
         q->timeout = (int)t;
     } else if (strcmp(name, "wait") == 0) {
         q->wait = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    } else if (strcmp(name, "callback") == 0) {
+        q->callback = v;
     }
     return 0;
 }

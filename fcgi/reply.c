@@ -4,13 +4,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char *reason(int status)
 {
     switch (status) {
     case 200: return "OK";
     case 202: return "Accepted";
+    case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
@@ -18,20 +18,34 @@ static const char *reason(int status)
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
     default: return "Error";
     }
 }
 
+static const char *cors = "";
+
+void reply_cors(const char *lines)
+{
+    cors = lines ? lines : "";
+}
+
+static void reply_head_cache(FCGX_Stream *out, int status, const char *type, const char *cache,
+                             const char *extra)
+{
+    FCGX_FPrintF(out, "Status: %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s%s\r\n",
+                 status, reason(status), type, cache, cors, extra ? extra : "");
+}
+
 void reply_head(FCGX_Stream *out, int status, const char *type, const char *extra)
 {
-    FCGX_FPrintF(out,
-                 "Status: %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s\r\n",
-                 status, reason(status), type,
-                 strcmp(type, "text/event-stream") == 0
-                     ? "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n" /* nginx in front */
-                     : "Cache-Control: no-store\r\n",
-                 extra ? extra : "");
+    reply_head_cache(out, status, type, "Cache-Control: no-store\r\n", extra);
+}
+
+void reply_stream_head(FCGX_Stream *out, const char *type)
+{
+    reply_head_cache(out, 200, type, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", NULL);
 }
 
 void reply_json(FCGX_Stream *out, int status, json_t *body, const char *extra)

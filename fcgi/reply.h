@@ -6,9 +6,17 @@
 #include <fcgiapp.h>
 #include <jansson.h>
 
+/* Sets the CORS header lines every answer to the current request carries (NULL for
+ * none); set once per request, before anything is written. */
+void reply_cors(const char *lines);
+
 /* Writes the CGI status and headers, with extra header lines (each ending "\r\n")
  * when extra is not NULL, and the blank line. */
 void reply_head(FCGX_Stream *out, int status, const char *type, const char *extra);
+
+/* Like reply_head for a 200 response that stays open: no caching, and no buffering
+ * by an nginx in front (X-Accel-Buffering). */
+void reply_stream_head(FCGX_Stream *out, const char *type);
 
 /* Writes a whole JSON answer. Steals body (decrefs it). */
 void reply_json(FCGX_Stream *out, int status, json_t *body, const char *extra);

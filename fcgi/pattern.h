@@ -1,0 +1,10 @@
+/* pattern: channel and origin patterns from configuration: comma-separated, where
+ * "*" matches any run of characters (including none) and everything else itself. */
+#ifndef COMET_PATTERN_H
+#define COMET_PATTERN_H
+
+/* 1 when s matches one pattern of the comma-separated list (spaces around items are
+ * ignored); 0 otherwise, and for an empty list. */
+int pattern_list_match(const char *list, const char *s);
+
+#endif

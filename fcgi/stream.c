@@ -1,0 +1,124 @@
+/* stream: the streaming loop the three streaming transports share: resume point,
+ * replay, open frame, heartbeats, padding, lifetime. How a frame looks is frame.c's;
+ * how waiting works is wait.c's. */
+#include "stream.h"
+
+#include <string.h>
+
+#include "conn.h"
+#include "reply.h"
+#include "request.h"
+#include "store.h"
+#include "wait.h"
+
+struct stream {
+    FCGX_Request *req;
+    const struct config *cfg;
+    enum frame_kind kind;
+    const char *cb;
+    struct frame f;
+};
+
+/* Writes the frames gathered in st->f, then the padding, and flushes. Returns 0, or
+ * -1 once the client is gone. */
+static int stream_flush(struct stream *st)
+{
+    if (st->cfg->sse_padding)
+        frame_padding(&st->f, st->kind, (size_t)st->cfg->sse_padding);
+    FCGX_PutStr(st->f.s, (int)st->f.len, st->req->out);
+    frame_reset(&st->f);
+    return FCGX_FFlush(st->req->out);
+}
+
+/* The resume point: Last-Event-ID (what EventSource sends on reconnect), then the
+ * lastEventId parameter (polyfills), then since. Returns 0, or -1 after a 400. */
+static int stream_resume(FCGX_Request *req, const struct query *q, struct cursor *from, int *has)
+{
+    const char *h = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->envp);
+
+    *has = 1;
+    if (h && *h) {
+        if (cursor_parse(h, strlen(h), from) == 0)
+            return 0;
+        reply_error(req->out, 400, NULL, "Last-Event-ID: not an id this server sent");
+        return -1;
+    }
+    if (q->has_last_event_id)
+        *from = q->last_event_id;
+    else if (q->has_since)
+        *from = q->since;
+    else
+        *has = 0;
+    return 0;
+}
+
+/* Streams until the lifetime ends, the client leaves, the process stops or Redis fails. */
+static void stream_run(struct stream *st, struct waiter *w)
+{
+    long long end = wait_clock_ms() + st->cfg->sse_lifetime * 1000LL, deadline = 0, now;
+    const char *env;
+    size_t len;
+
+    frame_prelude(&st->f, st->kind, st->cfg->sse_retry);
+    if (wait_truncated(w))
+        frame_truncated(&st->f, st->kind, st->cb);
+    for (;;) {
+        /* The first round takes only what is ready (the replay); later ones wait a heartbeat. */
+        switch (wait_next(w, deadline, &env, &len)) {
+        case WAIT_EVENT:
+            frame_event(&st->f, st->kind, st->cb, env, len);
+            if (stream_flush(st) < 0)
+                return;
+            continue;
+        case WAIT_TIMEOUT:
+            break;
+        default:
+            return;
+        }
+        now = wait_clock_ms();
+        if (now >= end)
+            return;
+        if (deadline)
+            frame_ping(&st->f, st->kind);
+        else
+            frame_open(&st->f, st->kind, st->cb, wait_cursor(w));
+        if (stream_flush(st) < 0)
+            return;
+        deadline = now + st->cfg->sse_heartbeat * 1000LL;
+        if (deadline > end)
+            deadline = end;
+    }
+}
+
+void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind kind)
+{
+    struct stream st = {.req = req, .cfg = cfg, .kind = kind};
+    struct query q = {0};
+    struct waiter *w = NULL;
+    struct cursor from;
+    redisContext *cmd;
+    int has_from;
+
+    if (!request_method(req, "GET") || request_subscribe(req, cfg, &q) < 0 ||
+        stream_resume(req, &q, &from, &has_from) < 0)
+        goto done;
+    if (kind == FRAME_IFRAME && !(q.callback && frame_callback_valid(q.callback))) {
+        reply_error(req->out, 400, NULL, "callback: a JavaScript name like Comet._if1 is required");
+        goto done;
+    }
+    st.cb = q.callback;
+    request_drain(req);
+    if (!(cmd = conn_get(cfg)) ||
+        !(w = wait_open(cfg, cmd, q.channels, q.nchannels, has_from ? &from : NULL, req->ipcFd,
+                        store_now_ms() + cfg->sse_lifetime * 1000LL + 5000))) {
+        conn_drop();
+        reply_unavailable(req->out);
+        goto done;
+    }
+    reply_stream_head(req->out, frame_content_type(kind));
+    stream_run(&st, w);
+done:
+    frame_free(&st.f);
+    wait_close(w);
+    query_free(&q);
+}
