@@ -247,8 +247,9 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
     fields = entry->element[1];
     if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
         return -1;
-    argv = xmalloc((fields->elements + 16) * sizeof *argv);
-    lens = xmalloc((fields->elements + 16) * sizeof *lens);
+    /* 9 fixed arguments, then per event a key, a channel and a tail. */
+    argv = xmalloc((3 * fields->elements / 2 + 16) * sizeof *argv);
+    lens = xmalloc((3 * fields->elements / 2 + 16) * sizeof *lens);
     keys = xmalloc((fields->elements / 2 + 4) * sizeof *keys);
     store_key(cfg, "inbox", "", keys[0]);
     store_key(cfg, "last", "", keys[1]);

@@ -53,7 +53,7 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     redisContext *cmd;
     const char *env = NULL;
     size_t len = 0;
-    int timeout;
+    int timeout, failed = 0;
     long long deadline;
 
     if (!request_method(req, "GET") || request_subscribe(req, cfg, &q) < 0)
@@ -69,7 +69,7 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     if (!(cmd = conn_get(cfg)) ||
         !(w = wait_open(cfg, cmd, q.channels, q.nchannels, q.has_since ? &q.since : NULL,
                         req->ipcFd, store_now_ms() + timeout * 1000LL + 5000))) {
-        conn_drop();
+        failed = 1;
         reply_unavailable(req->out);
         goto done;
     }
@@ -77,13 +77,15 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     case WAIT_GONE:
         break;
     case WAIT_ERROR:
-        conn_drop();
+        failed = 1;
         reply_unavailable(req->out);
         break;
     default: /* an event, the timeout, or a stop: answer with the cursor either way */
         longpoll_answer(req, cfg, w, q.callback, env, len);
     }
 done:
-    wait_close(w);
+    wait_close(w); /* uses the command connection: before dropping it */
+    if (failed)
+        conn_drop();
     query_free(&q);
 }

@@ -220,9 +220,10 @@ static char *publish_body(FCGX_Request *req, const struct config *cfg, size_t *l
         reply_error(req->out, 415, NULL, "send the body as Content-Type: application/json");
         return NULL;
     }
-    n = cl && *cl ? strtol(cl, &end, 10) : -1;
-    if (n < 0 || *end) {
-        reply_error(req->out, 411, NULL, "a Content-Length is required");
+    /* mod_fcgid passes 0 for a POST without a length: either way there is no body. */
+    n = cl && *cl ? strtol(cl, &end, 10) : 0;
+    if (n <= 0 || *end) {
+        reply_error(req->out, 411, NULL, "a body with a Content-Length is required");
         return NULL;
     }
     if (n > cfg->max_body) {

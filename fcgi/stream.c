@@ -97,7 +97,7 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     struct waiter *w = NULL;
     struct cursor from;
     redisContext *cmd;
-    int has_from;
+    int has_from, failed = 0;
 
     if (!request_method(req, "GET") || request_subscribe(req, cfg, &q) < 0 ||
         stream_resume(req, &q, &from, &has_from) < 0)
@@ -111,7 +111,7 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     if (!(cmd = conn_get(cfg)) ||
         !(w = wait_open(cfg, cmd, q.channels, q.nchannels, has_from ? &from : NULL, req->ipcFd,
                         store_now_ms() + cfg->sse_lifetime * 1000LL + 5000))) {
-        conn_drop();
+        failed = 1;
         reply_unavailable(req->out);
         goto done;
     }
@@ -119,6 +119,8 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     stream_run(&st, w);
 done:
     frame_free(&st.f);
-    wait_close(w);
+    wait_close(w); /* uses the command connection: before dropping it */
+    if (failed)
+        conn_drop();
     query_free(&q);
 }

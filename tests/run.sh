@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# run.sh: runs every built test (C unit binaries of both builds, then the Node suites, whose
+# integration tests start real stacks), counts sanitizer reports in the stacks' logs as
+# failures, and ends with one line "N passed, M failed". Building is make's job; starting
+# stacks is tests/stack.sh's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# Sanitizer builds only; harmless to the plain ones.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Run folders of the integration stacks (tests/lib/stack.mjs makes one per test file).
+export COMET_TEST_RUNS=$root/build/test-runs
+# Builds the integration suite runs against: the sanitizer one covers the plain one's code.
+it_bins=${COMET_IT_BINS:-build/san}
+
+passed=0 failed=0
+add() { passed=$((passed + $1)) failed=$((failed + $2)); }
+# tap_count WHAT FILE: N from the last "# WHAT N" line of a TAP file; empty when there is none.
+tap_count() { { grep -E "^# $1 [0-9]+$" "$2" 2> /dev/null || true; } | tail -n 1 | cut -d' ' -f3; }
+
+# (a) Each unit binary ends with "unit[ NAME]: N passed, M failed"; a crash or a non-zero
+# exit without a counted failure is one failure more.
+for t in build/tests/* build/san/tests/*; do
+    [[ -f $t && -x $t ]] || continue
+    echo "== $t"
+    rc=0
+    out=$(timeout 300 "$t" 2>&1) || rc=$?
+    printf '%s\n' "$out"
+    if [[ $(grep -E '^unit( [^:]*)?: [0-9]+ passed, [0-9]+ failed$' <<< "$out" | tail -n 1) =~ \
+        ([0-9]+)\ passed,\ ([0-9]+) ]]; then
+        p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+    else
+        p=0 f=0
+    fi
+    if ((rc != 0 && f == 0)); then
+        echo "$t: exit status $rc"
+        f=1
+    fi
+    add "$p" "$f"
+done
+
+# (b) Node's runner (files named *.test.mjs: integration against real stacks, the browser
+# client's own tests, browser tests) prints the spec report and writes TAP for counting.
+node_dirs=()
+for d in tests/integration tests/client tests/browser; do
+    if [[ -d $d ]]; then node_dirs+=("$d/"); fi
+done
+for d in "$COMET_TEST_RUNS"/*/ "$COMET_TEST_RUNS"/*/apache-*/; do
+    if [[ -d $d ]]; then tests/stack.sh stop "$d"; fi
+done
+rm -rf "$COMET_TEST_RUNS"
+mkdir -p "$COMET_TEST_RUNS"
+chmod 755 "$COMET_TEST_RUNS"
+for bin in $it_bins; do
+    echo "== node tests against $bin"
+    if [[ ! -x $bin/comet.fcgi || ! -x $bin/comet-worker ]]; then
+        echo "$bin: comet.fcgi or comet-worker is not built"
+        add 0 1
+        continue
+    fi
+    tap=$COMET_TEST_RUNS/$(tr / - <<< "$bin").tap
+    rc=0
+    COMET_BIN_DIR=$bin timeout -k 30 "${COMET_IT_TIMEOUT:-1800}" node --test \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" "${node_dirs[@]}" || rc=$?
+    p=$(tap_count pass "$tap") f=$(tap_count fail "$tap") c=$(tap_count cancelled "$tap")
+    f=$((${f:-0} + ${c:-0}))
+    if [[ -z $p ]] || ((rc != 0 && f == 0)); then
+        echo "node tests against $bin: node exited with $rc and no counted failure"
+        f=$((f + 1))
+    fi
+    add "${p:-0}" "$f"
+done
+
+# (c) A sanitizer report anywhere in a stack's logs is a failure of its own.
+findings=$(grep -rE --include='*.log' 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer has encountered|runtime error:' \
+    "$COMET_TEST_RUNS" 2> /dev/null || true)
+if [[ -n $findings ]]; then
+    echo "== sanitizer reports in $COMET_TEST_RUNS:"
+    printf '%s\n' "$findings"
+    add 0 "$(grep -c . <<< "$findings")"
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# stack.sh: starts one piece of a comet stack (redis, worker, apache) in the background in a
+# session of its own, with DIR/<name>.pid, and returns once it answers; `stop` ends them by
+# those pid files only; `run` is `make run`. How Apache is configured is apache-conf/private.sh's.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bindir=${COMET_BIN_DIR:-build}
+[[ $bindir = /* ]] || bindir=$root/$bindir
+
+usage() {
+    cat >&2 <<'EOF'
+usage: stack.sh redis DIR PORT | worker DIR [NAME] | apache DIR PORT | stop DIR | run
+EOF
+    exit 2
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+# launch NAME DIR CMD...: CMD in its own session (so its whole process group can be
+# stopped, and a terminal's Ctrl-C reaches only us), output appended to DIR/NAME.log (a
+# restart keeps the sanitizer reports of the previous run for tests/run.sh). Its group is
+# also noted in DIR/stack.groups, which outlives a pid file that a test removed.
+launch() {
+    local name=$1 dir=$2
+    shift 2
+    setsid "$@" >> "$dir/$name.log" 2>&1 < /dev/null &
+    echo $! > "$dir/$name.pid"
+    echo $! >> "$dir/stack.groups"
+}
+
+# ready NAME DIR CHECK...: waits up to 10 s for CHECK while NAME lives; else stops it,
+# shows its log's tail and fails.
+ready() {
+    local name=$1 dir=$2 pid i
+    shift 2
+    pid=$(< "$dir/$name.pid")
+    for ((i = 0; i < 100; i++)); do
+        alive "$pid" || break
+        if "$@"; then return 0; fi
+        sleep 0.1
+    done
+    echo "stack.sh: $name did not start; end of $dir/$name.log:" >&2
+    tail -n 20 "$dir/$name.log" >&2 || true
+    if [[ $name = apache ]]; then tail -n 20 "$dir/error.log" >&2 || true; fi
+    stop_one "$dir/$name.pid"
+    exit 1
+}
+
+# stop_one PIDFILE: TERM, up to 10 s to exit, then KILL its process group (Apache's
+# children and mod_fcgid's processes included); removes the pid file.
+stop_one() {
+    local pid i
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    rm -f "$1"
+    [[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] || return 0
+    # Ours only: launch() made it a session leader, and a reused pid seldom is one.
+    if alive "$pid"; then
+        [[ $(ps -o sid= -p "$pid" | tr -d ' ') = "$pid" ]] ||
+            { echo "stack.sh: $1: pid $pid is not ours any more" >&2; return 0; }
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            alive "$pid" || break
+            sleep 0.1
+        done
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+# members PGID: the process group has live (not zombie) processes.
+members() { ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { n++ } END { exit !n }'; }
+
+# sweep PGID: TERM what is left of a group, up to 3 s, then KILL.
+sweep() {
+    local i
+    members "$1" || return 0
+    kill -TERM -- "-$1" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+        members "$1" || return 0
+        sleep 0.1
+    done
+    kill -KILL -- "-$1" 2>/dev/null || true
+}
+
+cmd_stop() {
+    local dir=$1 f g redis=
+    [[ -d $dir ]] || return 0
+    # Web servers first, Redis last, so nothing logs a lost Redis on the way out.
+    [[ -f $dir/redis.pid ]] && redis=$(< "$dir/redis.pid")
+    for f in "$dir"/*.pid; do
+        if [[ -e $f && $f != */redis.pid ]]; then stop_one "$f"; fi
+    done
+    # Groups whose leader a test killed: Apache's children and mod_fcgid's processes
+    # outlive a KILLed parent.
+    if [[ -f $dir/stack.groups ]]; then
+        while read -r g; do
+            if [[ $g =~ ^[0-9]+$ && $g != "$redis" ]]; then sweep "$g"; fi
+        done < "$dir/stack.groups"
+    fi
+    stop_one "$dir/redis.pid"
+    rm -f "$dir/stack.groups"
+}
+
+cmd_redis() {
+    local dir=$1 port=$2
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    launch redis "$dir" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+        --dir "$dir" --logfile "$dir/redis.log" --daemonize no
+    ready redis "$dir" redis_ping "$port"
+}
+
+# listening PORT: something accepts connections on 127.0.0.1:PORT.
+listening() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+
+# free_port PORT: fails unless PORT is free, so a readiness check cannot reach a stranger.
+free_port() {
+    if listening "$1"; then
+        echo "stack.sh: port $1 is taken" >&2
+        exit 1
+    fi
+}
+
+redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null) = PONG ]]; }
+
+cmd_worker() {
+    local dir=$1 name=${2:-worker}
+    [[ -x $bindir/comet-worker ]] || { echo "stack.sh: $bindir/comet-worker: not built" >&2; exit 1; }
+    mkdir -p "$dir"
+    launch "$name" "$dir" "$bindir/comet-worker"
+    sleep 0.2
+    ready "$name" "$dir" true
+}
+
+cmd_apache() {
+    local dir=$1 port=$2 apache2
+    apache2=$(command -v apache2 || echo /usr/sbin/apache2)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd) # apache2 -f takes a relative path as relative to its ServerRoot
+    free_port "$port"
+    "$root/apache-conf/private.sh" "$dir" "$port" "$bindir" "$root/www"
+    launch apache "$dir" "$apache2" -f "$dir/httpd.conf" -DFOREGROUND
+    ready apache "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"
+}
+
+cmd_run() {
+    local port=${PORT:-8080} rport=6390 f
+    dir=$root/run # global: the EXIT trap runs after the locals are gone
+    mkdir -p "$dir"
+    for f in "$dir"/*.pid; do
+        [[ -e $f ]] || continue
+        alive "$(< "$f")" && { echo "stack.sh: already running (pid file $f); stop it first" >&2; exit 1; }
+        rm -f "$f"
+    done
+    rm -f "$dir"/*.log "$dir/stack.groups"
+    listening "$port" && { echo "stack.sh: port $port is taken; try PORT=..." >&2; exit 1; }
+    while listening "$rport"; do rport=$((rport + 1)); done
+    export COMET_REDIS_HOST=127.0.0.1 COMET_REDIS_PORT=$rport
+    export COMET_PUBLISH_KEYS=${COMET_PUBLISH_KEYS:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+    trap 'cmd_stop "$dir"' EXIT
+    trap 'printf "\nstopping...\n"; exit 0' INT TERM
+    cmd_redis "$dir" "$rport"
+    cmd_worker "$dir" worker
+    cmd_apache "$dir" "$port"
+    local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port
+    cat <<EOF
+
+comet-fcgi is running (Redis on port $rport; logs and pids in $dir/).
+  demo page:   $url/
+  publish key: $key
+
+publish:
+  curl -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d '{"channel":"demo","data":{"text":"hello"}}' $url/comet/publish
+watch:
+  curl -N '$url/comet/sse?channel=demo'
+
+Ctrl-C stops everything.
+EOF
+    while :; do
+        sleep 1 &
+        wait $! || true
+    done
+}
+
+case ${1:-} in
+    redis) [[ $# -eq 3 ]] || usage; cmd_redis "$2" "$3" ;;
+    worker) [[ $# -eq 2 || $# -eq 3 ]] || usage; cmd_worker "$2" "${3:-worker}" ;;
+    apache) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" ;;
+    stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
+    run) [[ $# -eq 1 ]] || usage; cmd_run ;;
+    *) usage ;;
+esac
