@@ -18,23 +18,45 @@ if last then
   local a, b = string.match(last, '^(%d+)-(%d+)$')
   ms, n = tonumber(a), tonumber(b)
 end
-local age = tonumber(ARGV[4])
-local floor = string.format('%.0f', now - age)
+local function before(x, y)
+  local xa, xb = string.match(x, '^(%d+)-(%d+)$')
+  local ya, yb = string.match(y, '^(%d+)-(%d+)$')
+  xa, xb, ya, yb = tonumber(xa), tonumber(xb), tonumber(ya), tonumber(yb)
+  return xa < ya or (xa == ya and xb < yb)
+end
+local maxlen, age = tonumber(ARGV[3]), tonumber(ARGV[4])
+local floor = string.format('%.0f-0', now - age)
 local ids = {}
 for i = 5, #KEYS do
   if now > ms then ms, n = now, 0 else n = n + 1 end
   local id = string.format('%.0f-%.0f', ms, n)
   local j = 7 + (i - 5) * 2
   local env = '{"id":"' .. id .. '",' .. ARGV[j + 1]
-  local fresh = redis.call('EXISTS', KEYS[i]) == 0
-  redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[3], id, 'e', env)
-  if fresh then
-    -- An expired history held only events older than the age window: record that
-    -- bound, so readers with an older cursor learn they may have missed some.
-    redis.call('XSETID', KEYS[i], id, 'ENTRIESADDED', 1, 'MAXDELETEDID', floor .. '-0')
+  local key = KEYS[i]
+  -- Trimming by hand, so the newest trimmed id is known: Redis 7.0 records it only
+  -- for XDEL, and readers compare it with their cursor to detect a gap.
+  local cut = nil
+  if redis.call('EXISTS', key) == 0 then
+    -- An expired history held only events older than the age window: that bound
+    -- stands in for them, so readers with an older cursor learn they may have missed some.
+    cut = floor
   end
-  redis.call('XTRIM', KEYS[i], 'MINID', floor)
-  redis.call('PEXPIRE', KEYS[i], age)
+  redis.call('XADD', key, id, 'e', env)
+  local over = redis.call('XLEN', key) - maxlen
+  if over > 0 then
+    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', over)
+    cut = old[#old][1]
+    redis.call('XTRIM', key, 'MAXLEN', maxlen)
+  end
+  local aged = redis.call('XREVRANGE', key, '(' .. floor, '-', 'COUNT', 1)
+  if #aged > 0 then
+    if not cut or before(cut, aged[1][1]) then cut = aged[1][1] end
+    redis.call('XTRIM', key, 'MINID', floor)
+  end
+  if cut then
+    redis.call('XSETID', key, id, 'MAXDELETEDID', cut)
+  end
+  redis.call('PEXPIRE', key, age)
   redis.call('PUBLISH', ARGV[6] .. ARGV[j], env)
   ids[#ids + 1] = id
 end

@@ -36,7 +36,7 @@ static int publish_key(FCGX_Request *req, const struct config *cfg)
 
     if ((!h || !*h) && cfg->public_channels[0])
         return 0;
-    if (strncasecmp(h, "Bearer ", 7) == 0)
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
         for (int i = 0; i < cfg->npublish_keys; i++)
             ok |= key_equal(h + 7, cfg->publish_keys[i]);
     if (!ok)

@@ -1,0 +1,175 @@
+// browser.mjs: what the browser tests share on top of tests/lib/stack.mjs: a headless Chromium
+// (Debian's /usr/bin/chromium driven by playwright-core, a fresh profile each launch), a test
+// page served at the stack's own origin, and a small HTTP proxy that can buffer event streams
+// or count requests. Every wait is bounded; close everything in after().
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { ROOT, until } from '../lib/stack.mjs';
+
+export const CHROMIUM = process.env.COMET_CHROMIUM || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+/** Launches Chromium (Playwright gives launch() a fresh temporary profile of its own). */
+export async function launchBrowser() {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install chromium)`);
+    return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60000 });
+}
+
+/** Where the page loads comet.js from: /comet/comet.js when the server maps it, else /comet.js. */
+export async function scriptPath(origin) {
+    try {
+        const r = await fetch(`${origin}/comet/comet.js`, { signal: AbortSignal.timeout(5000) });
+        const t = await r.text();
+        if (r.ok && /javascript/.test(r.headers.get('content-type') || '') && t.includes('Comet')) return '/comet/comet.js';
+    } catch {}
+    return '/comet.js';
+}
+
+const PAGE = (src) => `<!doctype html>
+<html><head><meta charset="utf-8"><title>comet test page</title>
+<script src="${src}"></script>
+<script>
+// What the tests read back: every delivered event, state and transport change, error.
+window.T = { got: {}, states: [], transports: [], errors: [], missed: 0, clients: [] };
+window.track = function (client) {
+  T.clients.push(client);
+  client.on('state', function (s) { T.states.push(s); });
+  client.on('transport', function (t) { T.transports.push(t); });
+  client.on('error', function (e) { T.errors.push({ message: e.message, kind: e.kind, transport: e.transport, status: e.status }); });
+  client.on('missed', function () { T.missed++; });
+  return client;
+};
+window.listen = function (client, channel) {
+  var list = T.got[channel] = T.got[channel] || [];
+  return client.subscribe(channel, function (data, env) { list.push(env); });
+};
+</script></head><body><p>comet test page</p></body></html>`;
+
+/**
+ * Opens a page at origin + /__comet-test.html (served by the test through page routing, so the
+ * page has the server's origin and loads the real comet.js from it). Resolves the page.
+ */
+export async function openTestPage(context, origin, { src } = {}) {
+    const script = src || (await scriptPath(origin));
+    const url = `${origin}/__comet-test.html`;
+    await context.route(url, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: PAGE(script) }));
+    const page = await context.newPage();
+    page.on('pageerror', (e) => (page.__errors = (page.__errors || []).concat(String(e))));
+    await page.goto(url, { timeout: 30000 });
+    await page.waitForFunction(() => !!window.Comet && !!window.T, null, { timeout: 10000 });
+    return page;
+}
+
+/** Resolves the envelopes the page got on channel once there are n of them (or rejects). */
+export async function waitForEvents(page, channel, n, ms = 20000) {
+    try {
+        await page.waitForFunction(([c, k]) => (window.T.got[c] || []).length >= k, [channel, n], { timeout: ms, polling: 50 });
+    } catch (e) {
+        const got = await page.evaluate((c) => ({ n: (window.T.got[c] || []).length, states: window.T.states, transports: window.T.transports,
+            errors: window.T.errors.slice(-5) }), channel);
+        throw new Error(`page got ${got.n} of ${n} events on ${channel} in ${ms} ms; states ${got.states.join(',')}; ` +
+            `transports ${got.transports.join(',')}; errors ${JSON.stringify(got.errors)}`);
+    }
+    return page.evaluate((c) => window.T.got[c], channel);
+}
+
+/** Waits until the page's first tracked client is in state s. */
+export async function waitForState(page, s, ms = 20000, i = 0) {
+    try {
+        await page.waitForFunction(([st, k]) => window.T.clients[k] && window.T.clients[k].state === st, [s, i],
+            { timeout: ms, polling: 50 });
+    } catch (e) {
+        const info = await page.evaluate(() => ({ states: window.T.states, transports: window.T.transports, errors: window.T.errors.slice(-5) }));
+        throw new Error(`client not ${s} after ${ms} ms: ${JSON.stringify(info)}`);
+    }
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 to target (an http://host:port origin). bufferSse: holds back
+ * every text/event-stream answer until it ends, as buffering proxies do. Counts requests by
+ * path (proxy.counts) and open ones (proxy.open). close() ends it and all its connections.
+ */
+export async function startProxy(target, { bufferSse = false } = {}) {
+    const t = new URL(target);
+    const sockets = new Set();
+    const proxy = { counts: {}, open: {}, port: 0 };
+    const server = http.createServer((req, res) => {
+        const p = req.url.split('?')[0];
+        proxy.counts[p] = (proxy.counts[p] || 0) + 1;
+        proxy.open[p] = (proxy.open[p] || 0) + 1;
+        let closed = false;
+        const done = () => {
+            if (!closed) {
+                closed = true;
+                proxy.open[p]--;
+            }
+        };
+        const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method,
+            headers: { ...req.headers, host: t.host }, agent: false }, (ur) => {
+            const buffer = bufferSse && /text\/event-stream/.test(ur.headers['content-type'] || '');
+            if (!buffer) {
+                res.writeHead(ur.statusCode, ur.headers);
+                ur.pipe(res);
+            } else {
+                const chunks = [];
+                ur.on('data', (c) => chunks.push(c));
+                ur.on('end', () => {
+                    const h = { ...ur.headers };
+                    delete h['transfer-encoding'];
+                    res.writeHead(ur.statusCode, h);
+                    res.end(Buffer.concat(chunks));
+                });
+            }
+            ur.on('error', () => res.destroy());
+        });
+        up.on('error', () => {
+            if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'application/json' });
+            res.end('{"error":"proxy: upstream failed"}');
+        });
+        req.pipe(up);
+        res.on('close', () => {
+            done();
+            up.destroy();
+        });
+    });
+    server.on('connection', (s) => {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+    });
+    await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+    });
+    proxy.port = server.address().port;
+    proxy.origin = `http://127.0.0.1:${proxy.port}`;
+    proxy.close = () => new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+    });
+    return proxy;
+}
+
+/** Publishes count events on channel from node, seq from start, in batches; returns nothing. */
+export async function publishSeq(s, channel, start, count, { batch = 1, instance = 0, key } = {}) {
+    for (let i = start; i < start + count; i += batch) {
+        const items = [];
+        for (let k = i; k < Math.min(start + count, i + batch); k++) items.push({ channel, data: { seq: k } });
+        const r = await s.publish(items.length === 1 ? items[0] : items, { instance, ...(key !== undefined ? { key } : {}) });
+        if (r.status !== 202) throw new Error(`publish answered ${r.status} ${r.text}`);
+    }
+}
+
+/** Asserts the envelopes are exactly seq 0..n-1 (or from..to) in order, once each. */
+export function seqsOf(envs) {
+    return envs.map((e) => e.data && e.data.seq);
+}
+
+export function range(a, b) {
+    return Array.from({ length: b - a }, (_, i) => a + i);
+}
+
+export const SCREENSHOTS = path.join(ROOT, 'build/screenshots');
+export { until };

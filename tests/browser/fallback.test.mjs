@@ -1,0 +1,63 @@
+// A proxy that buffers text/event-stream (as some do) between the page and Apache: SSE never
+// says comet-open, so the client falls back on its own, and keeps its choice for the page's life.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, channelName, sleep } from '../lib/stack.mjs';
+import { launchBrowser, openTestPage, waitForEvents, waitForState, startProxy, publishSeq, seqsOf, range } from './browser.mjs';
+
+let s;
+let browser;
+let proxy;
+before(async () => {
+    s = await startStack({ name: 'browser-fallback' });
+    proxy = await startProxy(`http://127.0.0.1:${s.port()}`, { bufferSse: true });
+    browser = await launchBrowser();
+});
+after(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await s?.stop();
+});
+
+async function fallsBack(transports, expected) {
+    const ctx = await browser.newContext();
+    try {
+        const page = await openTestPage(ctx, proxy.origin, { src: '/comet.js' });
+        const ch = channelName('fb');
+        const sse0 = proxy.counts['/comet/sse'] || 0;
+        const t0 = Date.now();
+        await page.evaluate(([t, c]) => listen(track(new Comet.Client('/comet', { transports: t || undefined, shared: false,
+            stallTimeout: 3000 })), c), [transports, ch]);
+        await waitForState(page, 'open', 20000);
+        const ms = Date.now() - t0;
+        const info = await page.evaluate(() => ({ transport: T.clients[0].transport, transports: T.transports, errors: T.errors }));
+        assert.equal(info.transport, expected);
+        assert.deepEqual(info.transports, ['sse', expected]);
+        assert.equal(info.errors[0].kind, 'stall');
+        assert.equal(info.errors[0].transport, 'sse');
+        assert.ok(ms >= 2500 && ms < 15000, `open after ${ms} ms (stallTimeout 3000)`);
+        await publishSeq(s, ch, 0, 10, { batch: 2 });
+        await waitForEvents(page, ch, 10);
+        // The choice holds: reconnects go straight to the fallback, never to SSE again.
+        await page.evaluate(() => T.clients[0].reconnect());
+        await sleep(300);
+        await page.evaluate(() => T.clients[0].reconnect());
+        await waitForState(page, 'open', 10000);
+        await publishSeq(s, ch, 10, 5);
+        await waitForEvents(page, ch, 15);
+        await sleep(300);
+        assert.deepEqual(seqsOf(await page.evaluate((c) => T.got[c], ch)), range(0, 15));
+        assert.equal(proxy.counts['/comet/sse'] - sse0, 1, 'SSE was tried once only');
+        assert.equal(await page.evaluate(() => T.clients[0].transport), expected);
+    } finally {
+        await ctx.close();
+    }
+}
+
+test('a buffered SSE stalls and falls back to long-poll (sse, longpoll)', { timeout: 60000 }, async () => {
+    await fallsBack(['sse', 'longpoll'], 'longpoll');
+});
+
+test('with the default order, a buffered SSE falls back to XHR streaming, which the proxy passes', { timeout: 60000 }, async () => {
+    await fallsBack(null, 'stream');
+});

@@ -1,0 +1,97 @@
+// Stateless web nodes and key prefixes: two Apache instances on one Redis serve each
+// other's events; a third instance and a worker under another COMET_PREFIX share that
+// Redis without seeing, or being seen by, the first two.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, channelName, sleep } from '../lib/stack.mjs';
+import { assertSseEnvelopes } from '../lib/checks.mjs';
+
+const OTHER = 'other-site:';
+let s;
+before(async () => {
+    s = await startStack({
+        apache: [{}, {}, { env: { COMET_PREFIX: OTHER } }],
+        workers: [{}, { name: 'worker-other', env: { COMET_PREFIX: OTHER } }],
+    });
+});
+after(async () => {
+    await s?.stop();
+});
+
+test('publish through one Apache, receive through the other (poll and SSE), both ways', { timeout: 40000 },
+    async () => {
+        assert.notEqual(s.port(0), s.port(1));
+        for (const [from, to] of [[0, 1], [1, 0]]) {
+            const ch = channelName(`n${from}${to}`);
+            const sse = s.sse({ channel: ch }, { instance: to });
+            try {
+                await sse.waitOpen(5000);
+                let answered = false;
+                const { req: p } = await s.whenWaiting(() => s.poll({ channel: ch, timeout: 20 }, { instance: to })
+                    .finally(() => (answered = true)), { instance: to });
+                assert.equal(answered, false);
+                const t = Date.now();
+                const pub = await s.publish({ channel: ch, event: 'hop', data: { from, to } }, { instance: from });
+                assert.equal(pub.status, 202, pub.text);
+                const r = await p;
+                assert.ok(Date.now() - t < 3000,
+                    `node ${to} answered ${Date.now() - t} ms after the publish on ${from}`);
+                assert.equal(r.status, 200);
+                assert.deepEqual(r.json.events.map((e) => e.data), [{ from, to }]);
+                const evs = await sse.waitEnvelopes(1, 5000);
+                assertSseEnvelopes(evs);
+                assert.deepEqual(evs[0].json, r.json.events[0]);
+                // And the history is the same from both nodes.
+                const h0 = await s.poll({ channel: ch, since: 0, timeout: 1 }, { instance: 0 });
+                const h1 = await s.poll({ channel: ch, since: 0, timeout: 1 }, { instance: 1 });
+                assert.deepEqual(h0.json, h1.json);
+            } finally {
+                sse.close();
+            }
+        }
+    });
+
+test('a different COMET_PREFIX on the same Redis sees none of the other site\'s events', { timeout: 40000 },
+    async () => {
+        const ch = channelName('shared-name');
+        const mine = await s.publishIds({ channel: ch, data: 'comet' }, { instance: 0 });
+        const theirs = await s.publishIds({ channel: ch, data: 'other' }, { instance: 2 });
+        const a = await s.poll({ channel: ch, since: 0, timeout: 1 }, { instance: 0 });
+        const b = await s.poll({ channel: ch, since: 0, timeout: 1 }, { instance: 2 });
+        assert.deepEqual(a.json.events.map((e) => [e.id, e.data]), [[mine[0], 'comet']]);
+        assert.deepEqual(b.json.events.map((e) => [e.id, e.data]), [[theirs[0], 'other']]);
+
+        // Live: a stream under one prefix gets nothing published under the other.
+        const sseOther = s.sse({ channel: ch, since: theirs[0] }, { instance: 2 });
+        const sseMine = s.sse({ channel: ch, since: mine[0] }, { instance: 1 });
+        try {
+            await sseOther.waitOpen(5000);
+            await sseMine.waitOpen(5000);
+            const [m2] = await s.publishIds({ channel: ch, data: 'comet 2' }, { instance: 0 });
+            const [t2] = await s.publishIds({ channel: ch, data: 'other 2' }, { instance: 2 });
+            assert.deepEqual((await sseMine.waitEnvelopes(1, 5000)).map((e) => e.id), [m2]);
+            assert.deepEqual((await sseOther.waitEnvelopes(1, 5000)).map((e) => e.id), [t2]);
+            await sleep(500);
+            assert.equal(sseMine.envelopes.length, 1, 'the other prefix\'s event reached this site');
+            assert.equal(sseOther.envelopes.length, 1, 'this site\'s event reached the other prefix');
+        } finally {
+            sseOther.close();
+            sseMine.close();
+        }
+
+        // Keys: everything of the other site is under its prefix.
+        const otherKeys = (await s.redis('--scan', '--pattern', `${OTHER}*`)).split('\n').filter(Boolean);
+        const mineKeys = (await s.redis('--scan', '--pattern', 'comet:*')).split('\n').filter(Boolean);
+        assert.ok(otherKeys.includes(`${OTHER}h:${ch}`), `keys under ${OTHER}: ${otherKeys}`);
+        assert.ok(mineKeys.includes(`comet:h:${ch}`), `keys under comet:: ${mineKeys}`);
+        const all = (await s.redis('--scan')).split('\n').filter(Boolean);
+        const stray = all.filter((k) => !k.startsWith(OTHER) && !k.startsWith('comet:'));
+        assert.deepEqual(stray, [], 'keys outside both prefixes');
+
+        // Stats are per site too.
+        const s0 = await s.stats(0);
+        const s2 = await s.stats(2);
+        assert.equal(s2.published, 2, 'the other site counted events it did not publish');
+        assert.ok(s0.published >= 2);
+        assert.equal(s2.worker.alive, true);
+    });

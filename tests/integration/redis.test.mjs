@@ -1,0 +1,108 @@
+// Redis down: every endpoint answers 503 with Retry-After and a JSON error; open requests
+// end instead of hanging; once Redis is back on the same port, everything works again
+// without restarting Apache.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, channelName, sleep, until, request } from '../lib/stack.mjs';
+import { assertError } from '../lib/checks.mjs';
+
+let s;
+before(async () => {
+    s = await startStack({ env: { COMET_PUBLISH_WAIT: '3' } });
+});
+after(async () => {
+    await s?.stop();
+});
+
+test('baseline: publish → poll', { timeout: 20000 }, async () => {
+    const ch = channelName('base');
+    const ids = await s.publishIds({ channel: ch, data: 1 });
+    const r = await s.poll({ channel: ch, since: 0, timeout: 1 });
+    assert.deepEqual(r.json.events.map((e) => e.id), ids);
+});
+
+let ch;
+let cur;
+
+test('Redis stopped: a waiting poll and an open stream end at once, without an HTML 500',
+    { timeout: 60000 }, async () => {
+        ch = channelName('down');
+        [cur] = await s.publishIds({ channel: ch, data: 0 });
+        const poll = s.poll({ channel: ch, since: cur, timeout: 25 });
+        const sse = s.sse({ channel: ch, since: cur });
+        await sse.waitOpen(5000);
+        await until(async () => (await s.stats()).waiting >= 2, 5000, 'both requests waiting');
+        const t = Date.now();
+        await s.stopComponent('redis');
+        try {
+            const p = await poll;
+            assert.ok(Date.now() - t < 20000, 'the waiting poll hung until its timeout');
+            assert.ok([200, 503].includes(p.status), `waiting poll answered ${p.status} ${p.text}`);
+            assert.ok(!/<html|<!DOCTYPE/i.test(p.text), `HTML in the poll answer: ${p.text.slice(0, 200)}`);
+            if (p.status === 200) assert.deepEqual(p.json.events, []);
+            else assertError(p, 503, 'waiting poll');
+            await sse.waitEnd(20000);
+            assert.ok(!/<html|<!DOCTYPE/i.test(sse.raw), `HTML in the stream: ${sse.raw.slice(-300)}`);
+            assert.equal(sse.envelopes.length, 0);
+        } finally {
+            sse.close();
+        }
+    });
+
+test('Redis down: every endpoint answers 503 with Retry-After: 1 and a JSON error', { timeout: 90000 },
+    async () => {
+        if (s.pid('redis')) await s.stopComponent('redis');
+        ch ??= channelName('down');
+        cur ??= '0';
+        const checks = [
+            ['publish', () => s.publish({ channel: ch, data: 1 })],
+            ['publish ?wait=1', () => s.publish({ channel: ch, data: 1 }, { wait: true })],
+            ['poll', () => s.poll({ channel: ch, timeout: 5 }, { timeoutMs: 20000 })],
+            ['poll since', () => s.poll({ channel: ch, since: cur, timeout: 5 }, { timeoutMs: 20000 })],
+            ['poll since=0', () => s.poll({ channel: ch, since: 0, timeout: 5 }, { timeoutMs: 20000 })],
+            ['stats', () => request(`${s.url()}/stats`, { timeoutMs: 20000 })],
+            ['sse', () => request(`${s.url()}/sse?channel=${ch}`, { timeoutMs: 20000 })],
+        ];
+        for (const [what, f] of checks) {
+            const t0 = Date.now();
+            const r = await f();
+            assertError(r, 503, `${what} with Redis down`);
+            assert.equal(r.headers['retry-after'], '1', `${what}: Retry-After`);
+            assert.ok(Date.now() - t0 < 10000, `${what}: took ${Date.now() - t0} ms to say 503`);
+        }
+    });
+
+test('Redis back on the same port: publish → poll and SSE work again without restarting Apache',
+    { timeout: 60000 }, async () => {
+        const apache = s.pid('apache');
+        if (!s.pid('redis')) await s.startRedis();
+        const ch = channelName('back');
+        const pub = await s.publish({ channel: ch, data: { seq: 0 } });
+        assert.equal(pub.status, 202, `first publish after the restart: ${pub.status} ${pub.text}`);
+        // The worker reconnects by itself (backoff ≤ 5 s) and stores what was queued.
+        const got = await s.collect(ch, 0, { count: 1, timeoutMs: 20000 });
+        assert.deepEqual(got.events.map((e) => e.data), [{ seq: 0 }]);
+
+        const sse = s.sse({ channel: ch, since: got.cursor });
+        try {
+            await sse.waitOpen(5000);
+            const p = s.poll({ channel: ch, since: got.cursor, timeout: 20 });
+            await sleep(300);
+            const t = Date.now();
+            const [id] = await s.publishIds({ channel: ch, data: { seq: 1 } });
+            const r = await p;
+            assert.equal(r.status, 200, r.text);
+            assert.ok(Date.now() - t < 5000);
+            assert.deepEqual(r.json.events.map((e) => e.id), [id]);
+            const evs = await sse.waitEnvelopes(1, 5000);
+            assert.equal(evs[0].id, id);
+        } finally {
+            sse.close();
+        }
+        const st = await until(async () => {
+            const x = await s.stats();
+            return x.worker.alive && x;
+        }, 10000, 'worker alive');
+        assert.ok(st.published >= 2);
+        assert.equal(s.pid('apache'), apache, 'Apache was restarted');
+    });

@@ -1,0 +1,116 @@
+// SSE stream lifetime and heartbeats (COMET_SSE_LIFETIME=3, COMET_SSE_HEARTBEAT=1), resuming
+// across the gap, and padding on a second Apache instance with COMET_SSE_PADDING=1000.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, channelName, sleep } from '../lib/stack.mjs';
+import { assertSseEnvelopes } from '../lib/checks.mjs';
+
+let s;
+before(async () => {
+    s = await startStack({
+        env: { COMET_SSE_LIFETIME: '3', COMET_SSE_HEARTBEAT: '1' },
+        apache: [{}, { env: { COMET_SSE_PADDING: '1000' } }],
+    });
+});
+after(async () => {
+    await s?.stop();
+});
+
+function assertClean(r, what) {
+    assert.equal(r.status, 200, what);
+    assert.equal(r.error, null, `${what}: ${r.error && r.error.message}`);
+    assert.ok(!/<html|<!DOCTYPE/i.test(r.raw), `${what}: HTML in the stream`);
+    assert.equal(r.items.filter((x) => x.type === 'other').length, 0, `${what}: junk lines`);
+}
+
+test('a stream sends : ping comments and ends by itself after COMET_SSE_LIFETIME; resuming loses nothing',
+    { timeout: 60000 }, async () => {
+        const ch = channelName('life');
+        const r = s.sse({ channel: ch });
+        let r2;
+        try {
+            await r.waitOpen(5000);
+            const [id0] = await s.publishIds({ channel: ch, data: { seq: 0 } });
+            await r.waitEnvelopes(1, 5000);
+            await r.waitEnd(10000);
+            const life = r.endedAt - r.startedAt;
+            assert.ok(life >= 2500 && life < 10000, `the stream lived ${life} ms (COMET_SSE_LIFETIME=3)`);
+            assertClean(r, 'first stream');
+            const pings = r.comments.filter((c) => c.text.trim() === 'ping');
+            assert.ok(pings.length >= 1, `no ': ping' in ${JSON.stringify(r.raw)}`);
+            assert.equal(r.envelopes.length, 1);
+            assert.equal(r.envelopes[0].id, id0);
+
+            // Published while no stream is open.
+            const gap = [];
+            for (let seq = 1; seq <= 3; seq++) gap.push(...(await s.publishIds({ channel: ch, data: { seq } })));
+            r2 = s.sse({ channel: ch }, { lastEventId: r.lastEventId });
+            const evs = await r2.waitEnvelopes(3, 5000);
+            assertSseEnvelopes(evs);
+            assert.deepEqual(evs.map((e) => e.id), gap);
+            const [id4] = await s.publishIds({ channel: ch, data: { seq: 4 } });
+            await r2.waitEnvelopes(4, 5000);
+            await r2.waitEnd(10000);
+            assertClean(r2, 'second stream');
+            assert.deepEqual(r2.envelopes.map((e) => e.id), [...gap, id4], 'duplicates or losses on the second stream');
+        } finally {
+            r.close();
+            r2?.close();
+        }
+    });
+
+test('heartbeats keep coming on an idle stream (about one per second)', { timeout: 30000 }, async () => {
+    const r = s.sse({ channel: channelName('hb') });
+    try {
+        await r.waitEnd(10000);
+        const pings = r.comments.filter((c) => c.text.trim() === 'ping');
+        assert.ok(pings.length >= 2, `${pings.length} pings in a 3 s stream with a 1 s heartbeat`);
+        assertClean(r, 'idle stream');
+    } finally {
+        r.close();
+    }
+});
+
+/** Bytes of comment (with their line ends and blank lines) directly after each item that pred selects. */
+function paddingAfter(items, pred) {
+    const out = [];
+    items.forEach((x, i) => {
+        if (!pred(x)) return;
+        let n = 0;
+        for (let k = i + 1; k < items.length && items[k].type === 'comment' && items[k].text.trim() !== 'ping'; k++)
+            n += items[k].bytes + 1;
+        out.push(n);
+    });
+    return out;
+}
+
+test('COMET_SSE_PADDING=1000: each write is followed by a comment of at least 1000 bytes', { timeout: 30000 },
+    async () => {
+        const ch = channelName('pad');
+        await s.publishIds([{ channel: ch, data: { seq: 0 } }, { channel: ch, data: { seq: 1 } }]);
+        const r = s.sse({ channel: ch, since: 0 }, { instance: 1 });
+        const plain = s.sse({ channel: ch, since: 0 }, { instance: 0 });
+        try {
+            await r.waitEnvelopes(2, 5000);
+            await plain.waitEnvelopes(2, 5000);
+            await s.publishIds({ channel: ch, event: 'x', data: { seq: 2 } });
+            await r.waitEnvelopes(3, 5000);
+            await plain.waitEnvelopes(3, 5000);
+            await r.waitEnd(10000);
+            await plain.waitEnd(10000);
+            assertClean(r, 'padded stream');
+            assertSseEnvelopes(r.envelopes);
+            assert.deepEqual(r.envelopes.map((e) => e.json.data.seq), [0, 1, 2]);
+            const pads = paddingAfter(r.items, (x) => x.type === 'event');
+            assert.equal(pads.length, r.events.length);
+            assert.ok(pads.every((n) => n >= 1000), `comment bytes after each event: ${pads}`);
+            const afterPings = paddingAfter(r.items, (x) => x.type === 'comment' && x.text.trim() === 'ping');
+            assert.ok(afterPings.length >= 1, 'no ping on the padded stream');
+            assert.ok(afterPings.every((n) => n >= 1000), `comment bytes after each ping: ${afterPings}`);
+            // Without the setting, no padding.
+            assert.ok(plain.comments.every((c) => c.bytes < 100), 'padding on the instance without it');
+        } finally {
+            r.close();
+            plain.close();
+        }
+    });

@@ -1,0 +1,108 @@
+// Type declarations for comet.js (global `Comet`) and comet.mjs (ES module).
+
+declare namespace Comet {
+    type Transport = 'sse' | 'stream' | 'longpoll' | 'jsonp' | 'iframe';
+    type State = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+    /** An event as subscribers get it. */
+    interface Envelope<T = unknown> {
+        /** "MS-N": also a cursor for every channel. */
+        id: string;
+        channel: string;
+        /** Default "message". */
+        event: string;
+        data: T;
+    }
+
+    interface ClientOptions {
+        /** Tried in this order, falling back on stalls and failures. Default: all five, as here. */
+        transports?: Transport[];
+        /** Send cookies to a server on another origin (it must list this page's origin in COMET_CORS_ORIGINS). */
+        withCredentials?: boolean;
+        /** Seconds one long-poll waits at the server (default 25). */
+        timeout?: number;
+        /** ms a stream may take to say it is open before it counts as buffered and the next transport is tried (8000; 0: never). */
+        stallTimeout?: number;
+        /** ms without a byte (heartbeats included) after which a live stream or iframe is reconnected (45000). */
+        idleTimeout?: number;
+        /** Same for SSE, whose heartbeats scripts cannot see: above the server's stream lifetime (300000). */
+        sseIdleTimeout?: number;
+        /** Reconnect delays: min doubling up to max, in ms, with jitter ({min: 500, max: 30000}). */
+        backoff?: { min?: number; max?: number };
+        /** Errors before a transport that never opened is given up for the next (2). */
+        failuresBeforeFallback?: number;
+        /** SSE only: event types other than "message" to listen for (EventSource has no wildcard). */
+        events?: string[];
+        /** Start after this cursor (an id or cursor saved earlier): missed events are replayed. */
+        cursor?: string | null;
+        /** Share one connection with the other tabs of this origin (default true). */
+        shared?: boolean;
+    }
+
+    interface PublishOptions {
+        /** Event type (default "message"). */
+        event?: string;
+        /** Wait until the events are stored; resolves {ids}. */
+        wait?: boolean;
+        /** A publish key (for trusted code only: never put a key in a public page). */
+        key?: string;
+    }
+
+    interface CometError extends Error {
+        /** unsupported | refused | stall | opaque | bad | network | server | idle | handler */
+        kind: string;
+        transport?: Transport;
+        status?: number;
+        /** ms until the next attempt. */
+        retryIn?: number;
+        /** The transport used next, when this error made the client fall back. */
+        fallback?: Transport;
+    }
+
+    interface PublishError extends Error {
+        status: number;
+        /** ms, from Retry-After. */
+        retryAfter: number | null;
+        body: unknown;
+    }
+
+    class Subscription {
+        readonly channel: string;
+        readonly active: boolean;
+        unsubscribe(): void;
+    }
+
+    class Client {
+        constructor(url: string, options?: ClientOptions);
+        readonly url: string;
+        readonly state: State;
+        readonly transport: Transport | null;
+        /** The last cursor seen: store it to resume later with {cursor}. */
+        readonly cursor: string | null;
+        /** solo: its own connection; leader: its connection serves other tabs; follower: uses a leader's. */
+        readonly role: 'solo' | 'leader' | 'follower';
+        subscribe<T = unknown>(channel: string, fn: (data: T, envelope: Envelope<T>) => void): Subscription;
+        publish(channel: string | string[], data: unknown, options?: PublishOptions): Promise<{ accepted: number } | { ids: string[] } | { accepted: number; confirmed: false }>;
+        on(name: 'state', fn: (state: State, previous: State) => void): () => void;
+        on(name: 'transport', fn: (transport: Transport | null, previous: Transport | null) => void): () => void;
+        on(name: 'open', fn: (transport: Transport | null) => void): () => void;
+        on(name: 'missed', fn: (info: { cursor: string | null }) => void): () => void;
+        on(name: 'error', fn: (error: CometError) => void): () => void;
+        on(name: 'event', fn: (envelope: Envelope) => void): () => void;
+        off(name: string, fn: (...args: any[]) => void): void;
+        /** Reconnects now, from the cursor. */
+        reconnect(): void;
+        close(): void;
+    }
+
+    /** <0, 0, >0 as id a is before, equal to, after id b (numerically). */
+    function compareIds(a: string, b: string): number;
+    const version: string;
+    const transports: Transport[];
+}
+
+declare module '*comet.mjs' {
+    export default Comet;
+    export const Client: typeof Comet.Client;
+    export const compareIds: typeof Comet.compareIds;
+}
