@@ -47,6 +47,8 @@ static const struct setting settings[] = {
     S("COMET_CORS_ORIGINS", cors_origins, ""),
     S("COMET_PUBLIC_CHANNELS", public_channels, ""),
     I("COMET_PUBLIC_RATE", public_rate, "30", 1, 1000000),
+    I("COMET_MAX_WAITING", max_waiting, "10000", 1, 1000000),
+    I("COMET_THREADS", threads, "4", 1, 256),
     {"COMET_LOG_LEVEL", LEVEL, offsetof(struct config, log_level), "info", 0, 0},
 };
 

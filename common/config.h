@@ -32,6 +32,8 @@ struct config {
     const char *cors_origins;   /* origins allowed cross-origin, comma-separated patterns */
     const char *public_channels; /* channel patterns anyone may publish to */
     int public_rate;            /* keyless publishes per minute per client address */
+    int max_waiting;            /* external mode: waiting requests one process holds */
+    int threads;                /* external mode: accept threads */
     int log_level;
     int npublish_keys;
     const char *publish_keys[CONFIG_MAX_KEYS];

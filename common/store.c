@@ -116,20 +116,20 @@ int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *con
     return 0;
 }
 
-redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
-                       size_t n, const char *since, int cap)
+/* Fills argv[2..] of a read script call (argv[0] and [1] are the caller's) and returns
+ * argc; keys and the number strings live in *mem, which the caller frees. */
+static int read_args(const struct config *cfg, char *const *channels, size_t n, const char *since,
+                     int cap, const char **argv, char **mem)
 {
-    size_t argc = 0;
-    const char **argv = xmalloc((n + 7) * sizeof *argv);
-    char (*keys)[STORE_KEY_MAX] = xmalloc((n + 1) * sizeof *keys);
-    char nkeys[16], scap[16], age[24];
-    redisReply *r;
+    char (*keys)[STORE_KEY_MAX] = xmalloc((n + 1) * sizeof *keys + 64);
+    char *nums = (char *)(keys + n + 1);
+    int argc = 2;
 
-    snprintf(nkeys, sizeof nkeys, "%zu", n + 1);
-    snprintf(scap, sizeof scap, "%d", cap);
-    snprintf(age, sizeof age, "%lld", cfg->history_age * 1000LL);
-    argc = 2;
-    argv[argc++] = nkeys;
+    *mem = (char *)keys;
+    snprintf(nums, 16, "%zu", n + 1);
+    snprintf(nums + 16, 16, "%d", cap);
+    snprintf(nums + 32, 32, "%lld", cfg->history_age * 1000LL);
+    argv[argc++] = nums;
     store_key(cfg, "last", "", keys[0]);
     argv[argc++] = keys[0];
     for (size_t i = 0; i < n; i++) {
@@ -137,17 +137,55 @@ redisReply *store_read(redisContext *c, const struct config *cfg, char *const *c
         argv[argc++] = keys[i + 1];
     }
     argv[argc++] = since;
-    argv[argc++] = scap;
-    argv[argc++] = age;
-    r = store_eval_ok(c, &read_script, (int)argc, argv, NULL);
+    argv[argc++] = nums + 16;
+    argv[argc++] = nums + 32;
+    return argc;
+}
+
+redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
+                       size_t n, const char *since, int cap)
+{
+    const char **argv = xmalloc((n + 7) * sizeof *argv);
+    char *mem;
+    int argc = read_args(cfg, channels, n, since, cap, argv, &mem);
+    redisReply *r = store_eval_ok(c, &read_script, argc, argv, NULL);
+
     free(argv);
-    free(keys);
-    if (r && (r->type != REDIS_REPLY_ARRAY || r->elements < 2)) {
+    free(mem);
+    if (r && !store_read_valid(r)) {
         log_error("read script: unexpected reply");
         freeReplyObject(r);
         r = NULL;
     }
     return r;
+}
+
+int store_read_append(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                      const char *since, int cap)
+{
+    const char **argv = xmalloc((n + 7) * sizeof *argv);
+    char *mem;
+    int argc = read_args(cfg, channels, n, since, cap, argv, &mem), rc;
+
+    /* EVAL, not EVALSHA: a pipelined caller cannot retry after NOSCRIPT. Redis still
+     * compiles the script once and caches it by its hash. */
+    argv[0] = "EVAL";
+    argv[1] = read_script.src;
+    rc = redisAppendCommandArgv(c, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+    free(argv);
+    free(mem);
+    return rc;
+}
+
+int store_read_valid(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements % 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER)
+        return 0;
+    for (size_t i = 2; i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            return 0;
+    return 1;
 }
 
 int store_subscribe(redisContext *c, const struct config *cfg, char *const *channels, size_t n)

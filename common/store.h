@@ -34,6 +34,14 @@ int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *con
 redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
                        size_t n, const char *since, int cap);
 
+/* store_read for a non-blocking, pipelined c: appends the call to c's output buffer
+ * (the caller writes it and reads the reply). Returns 0 or -1. */
+int store_read_append(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                      const char *since, int cap);
+
+/* 1 when r has the shape of a read script reply (see store_read). */
+int store_read_valid(const redisReply *r);
+
 /* SUBSCRIBEs c to the pub/sub channels of n channels and reads the confirmations.
  * Returns 0 or -1 (c is then dead). */
 int store_subscribe(redisContext *c, const struct config *cfg, char *const *channels, size_t n);

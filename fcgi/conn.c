@@ -7,7 +7,7 @@
 
 #define CONN_TIMEOUT_MS 2000
 
-static redisContext *conn;
+static _Thread_local redisContext *conn; /* one per accept thread */
 
 /* An idle connection never has anything to read: if it does, Redis closed it (a
  * restart, a timeout) and the next command would fail. */

@@ -193,6 +193,28 @@ void frame_padding(struct frame *f, enum frame_kind k, size_t n)
     frame_puts(f, close);
 }
 
+void frame_poll_begin(struct frame *f)
+{
+    frame_puts(f, "{\"events\":[");
+}
+
+void frame_poll_add(struct frame *f, int n, const char *env, size_t len)
+{
+    if (n)
+        frame_puts(f, ",");
+    frame_append(f, env, len);
+}
+
+void frame_poll_end(struct frame *f, struct cursor c, int truncated)
+{
+    char ids[CURSOR_MAX];
+
+    cursor_format(c, ids);
+    frame_puts(f, "],\"cursor\":\"");
+    frame_puts(f, ids);
+    frame_puts(f, truncated ? "\",\"truncated\":true}" : "\"}");
+}
+
 void frame_jsonp(struct frame *f, const char *cb, const char *json, size_t len)
 {
     frame_puts(f, "/**/");

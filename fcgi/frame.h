@@ -56,6 +56,12 @@ void frame_ping(struct frame *f, enum frame_kind k);
  * hold back output until a buffer fills. */
 void frame_padding(struct frame *f, enum frame_kind k, size_t n);
 
+/* A long-poll answer {"events":[…],"cursor":C[,"truncated":true]}: begin, add each
+ * envelope (n counts those added so far), end. */
+void frame_poll_begin(struct frame *f);
+void frame_poll_add(struct frame *f, int n, const char *env, size_t len);
+void frame_poll_end(struct frame *f, struct cursor c, int truncated);
+
 /* Appends a JSONP answer: comment, cb, the escaped json, ");". */
 void frame_jsonp(struct frame *f, const char *cb, const char *json, size_t len);
 

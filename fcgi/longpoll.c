@@ -3,8 +3,6 @@
  * this file decides how long and how many. */
 #include "longpoll.h"
 
-#include <stdio.h>
-
 #include "conn.h"
 #include "frame.h"
 #include "reply.h"
@@ -18,21 +16,15 @@ static void longpoll_answer(FCGX_Request *req, const struct config *cfg, struct 
                             const char *callback, const char *env, size_t len)
 {
     struct frame json = {0}, jsonp = {0};
-    char cursor[CURSOR_MAX], tail[CURSOR_MAX + 48];
     int n = 0;
 
-    frame_append(&json, "{\"events\":[", 11);
+    frame_poll_begin(&json);
     while (env) {
-        if (n++)
-            frame_append(&json, ",", 1);
-        frame_append(&json, env, len);
+        frame_poll_add(&json, n++, env, len);
         if (n == cfg->poll_max_events || wait_next(w, 0, &env, &len) != WAIT_EVENT)
             env = NULL;
     }
-    cursor_format(wait_cursor(w), cursor);
-    n = snprintf(tail, sizeof tail, "],\"cursor\":\"%s\"%s}", cursor,
-                 wait_truncated(w) ? ",\"truncated\":true" : "");
-    frame_append(&json, tail, (size_t)n);
+    frame_poll_end(&json, wait_cursor(w), wait_truncated(w));
     if (callback) {
         frame_jsonp(&jsonp, callback, json.s, json.len);
         reply_head(req->out, 200, "application/javascript; charset=utf-8", NULL);
@@ -56,14 +48,9 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     int timeout, failed = 0;
     long long deadline;
 
-    if (!request_method(req, "GET") || request_subscribe(req, cfg, &q) < 0)
+    if (request_waiting(req, cfg, REQUEST_POLL, &q) < 0)
         goto done;
-    if (q.callback && !frame_callback_valid(q.callback)) {
-        reply_error(req->out, 400, NULL, "callback: must be a JavaScript name like Comet._jp1");
-        goto done;
-    }
-    timeout = q.timeout < 0 ? cfg->poll_timeout
-              : q.timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q.timeout;
+    timeout = request_timeout(cfg, &q);
     deadline = wait_clock_ms() + timeout * 1000LL;
     request_drain(req);
     if (!(cmd = conn_get(cfg)) ||

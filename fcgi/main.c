@@ -60,7 +60,7 @@ static void stats_handle(FCGX_Request *req, const struct config *cfg)
  * origin is echoed only after it matched the list and holds no control bytes. */
 static void cors(FCGX_Request *req, const struct config *cfg)
 {
-    static char lines[512];
+    static _Thread_local char lines[512];
     const char *origin = FCGX_GetParam("HTTP_ORIGIN", req->envp);
 
     reply_cors(NULL);

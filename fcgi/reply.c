@@ -1,4 +1,5 @@
-/* reply: CGI-style response heads and JSON bodies over libfcgi streams. */
+/* reply: CGI-style response heads and JSON bodies over libfcgi streams. The CORS
+ * lines are per request, so per thread. */
 #include "reply.h"
 
 #include <stdarg.h>
@@ -24,28 +25,36 @@ static const char *reason(int status)
     }
 }
 
-static const char *cors = "";
+static _Thread_local const char *cors = "";
 
 void reply_cors(const char *lines)
 {
     cors = lines ? lines : "";
 }
 
-static void reply_head_cache(FCGX_Stream *out, int status, const char *type, const char *cache,
-                             const char *extra)
+int reply_format(char *buf, size_t len, int status, const char *type, int stream, const char *cors_lines,
+                 const char *extra)
 {
-    FCGX_FPrintF(out, "Status: %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s%s\r\n",
-                 status, reason(status), type, cache, cors, extra ? extra : "");
+    int n = snprintf(buf, len, "Status: %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s%s\r\n",
+                     status, reason(status), type,
+                     stream ? "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n" : "Cache-Control: no-store\r\n",
+                     cors_lines ? cors_lines : "", extra ? extra : "");
+
+    return n < 0 || (size_t)n >= len ? (int)len - 1 : n;
 }
 
 void reply_head(FCGX_Stream *out, int status, const char *type, const char *extra)
 {
-    reply_head_cache(out, status, type, "Cache-Control: no-store\r\n", extra);
+    char buf[2048];
+
+    FCGX_PutStr(buf, reply_format(buf, sizeof buf, status, type, 0, cors, extra), out);
 }
 
 void reply_stream_head(FCGX_Stream *out, const char *type)
 {
-    reply_head_cache(out, 200, type, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", NULL);
+    char buf[2048];
+
+    FCGX_PutStr(buf, reply_format(buf, sizeof buf, 200, type, 1, cors, NULL), out);
 }
 
 void reply_json(FCGX_Stream *out, int status, json_t *body, const char *extra)

@@ -7,8 +7,14 @@
 #include <jansson.h>
 
 /* Sets the CORS header lines every answer to the current request carries (NULL for
- * none); set once per request, before anything is written. */
+ * none); set once per request, before anything is written, by the thread answering it. */
 void reply_cors(const char *lines);
+
+/* Formats a CGI head into buf (size len): status, type, caching (stream: no-cache and
+ * X-Accel-Buffering: no; else no-store), cors lines and extra lines (either NULL).
+ * Returns the length. For requests answered outside libfcgi. */
+int reply_format(char *buf, size_t len, int status, const char *type, int stream, const char *cors,
+                 const char *extra);
 
 /* Writes the CGI status and headers, with extra header lines (each ending "\r\n")
  * when extra is not NULL, and the blank line. */

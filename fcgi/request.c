@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frame.h"
 #include "reply.h"
 
 void request_endpoint(FCGX_Request *req, char *buf, size_t len)
@@ -42,10 +43,31 @@ void request_drain(FCGX_Request *req)
         ;
 }
 
-int request_subscribe(FCGX_Request *req, const struct config *cfg, struct query *q)
+/* The resume point of a stream; see request_waiting. Returns 0, or -1 after a 400. */
+static int request_resume(FCGX_Request *req, struct query *q)
+{
+    const char *h = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->envp);
+
+    if (h && *h) {
+        if (cursor_parse(h, strlen(h), &q->since) < 0) {
+            reply_error(req->out, 400, NULL, "Last-Event-ID: not an id this server sent");
+            return -1;
+        }
+        q->has_since = 1;
+    } else if (q->has_last_event_id) {
+        q->since = q->last_event_id;
+        q->has_since = 1;
+    }
+    return 0;
+}
+
+int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q)
 {
     char err[256];
 
+    memset(q, 0, sizeof *q);
+    if (!request_method(req, "GET"))
+        return -1;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), (size_t)cfg->max_channels, q, err,
                     sizeof err) < 0) {
         reply_error(req->out, 400, NULL, "%s", err);
@@ -55,5 +77,22 @@ int request_subscribe(FCGX_Request *req, const struct config *cfg, struct query 
         reply_error(req->out, 400, NULL, "channel: at least one channel is required");
         return -1;
     }
+    if (kind != REQUEST_POLL && request_resume(req, q) < 0)
+        return -1;
+    if (kind == REQUEST_POLL || kind == FRAME_IFRAME) {
+        if (q->callback ? !frame_callback_valid(q->callback) : kind == FRAME_IFRAME) {
+            reply_error(req->out, 400, NULL, "callback: must be a JavaScript name like Comet._cb1");
+            return -1;
+        }
+    } else {
+        q->callback = NULL;
+    }
     return 0;
+}
+
+int request_timeout(const struct config *cfg, const struct query *q)
+{
+    if (q->timeout < 0)
+        return cfg->poll_timeout;
+    return q->timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q->timeout;
 }

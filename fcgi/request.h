@@ -18,8 +18,17 @@ int request_method(FCGX_Request *req, const char *method);
 /* Reads stdin to EOF, so the FastCGI connection becomes readable only on hang-up. */
 void request_drain(FCGX_Request *req);
 
-/* Parses the query of a subscribe request and requires at least one channel.
- * Returns 0, or -1 after answering 400 (q must be freed with query_free either way). */
-int request_subscribe(FCGX_Request *req, const struct config *cfg, struct query *q);
+/* The kind of a waiting request: a long-poll, or a stream of a frame kind. */
+#define REQUEST_POLL (-1)
+
+/* Reads a waiting request (GET, at least one channel, a valid callback where the kind
+ * takes one) and resolves its resume point into q->since: for streams Last-Event-ID
+ * (what EventSource sends on reconnect), else lastEventId (polyfills), else since.
+ * Returns 0, or -1 after answering 400 or 405 (q must be freed with query_free
+ * either way). */
+int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q);
+
+/* Seconds a poll waits: its timeout parameter, capped, or the default. */
+int request_timeout(const struct config *cfg, const struct query *q);
 
 #endif

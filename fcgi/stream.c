@@ -3,8 +3,6 @@
  * how waiting works is wait.c's. */
 #include "stream.h"
 
-#include <string.h>
-
 #include "conn.h"
 #include "reply.h"
 #include "request.h"
@@ -28,28 +26,6 @@ static int stream_flush(struct stream *st)
     FCGX_PutStr(st->f.s, (int)st->f.len, st->req->out);
     frame_reset(&st->f);
     return FCGX_FFlush(st->req->out);
-}
-
-/* The resume point: Last-Event-ID (what EventSource sends on reconnect), then the
- * lastEventId parameter (polyfills), then since. Returns 0, or -1 after a 400. */
-static int stream_resume(FCGX_Request *req, const struct query *q, struct cursor *from, int *has)
-{
-    const char *h = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->envp);
-
-    *has = 1;
-    if (h && *h) {
-        if (cursor_parse(h, strlen(h), from) == 0)
-            return 0;
-        reply_error(req->out, 400, NULL, "Last-Event-ID: not an id this server sent");
-        return -1;
-    }
-    if (q->has_last_event_id)
-        *from = q->last_event_id;
-    else if (q->has_since)
-        *from = q->since;
-    else
-        *has = 0;
-    return 0;
 }
 
 /* Streams until the lifetime ends, the client leaves, the process stops or Redis fails. */
@@ -95,21 +71,15 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     struct stream st = {.req = req, .cfg = cfg, .kind = kind};
     struct query q = {0};
     struct waiter *w = NULL;
-    struct cursor from;
     redisContext *cmd;
-    int has_from, failed = 0;
+    int failed = 0;
 
-    if (!request_method(req, "GET") || request_subscribe(req, cfg, &q) < 0 ||
-        stream_resume(req, &q, &from, &has_from) < 0)
+    if (request_waiting(req, cfg, (int)kind, &q) < 0)
         goto done;
-    if (kind == FRAME_IFRAME && !(q.callback && frame_callback_valid(q.callback))) {
-        reply_error(req->out, 400, NULL, "callback: a JavaScript name like Comet._if1 is required");
-        goto done;
-    }
     st.cb = q.callback;
     request_drain(req);
     if (!(cmd = conn_get(cfg)) ||
-        !(w = wait_open(cfg, cmd, q.channels, q.nchannels, has_from ? &from : NULL, req->ipcFd,
+        !(w = wait_open(cfg, cmd, q.channels, q.nchannels, q.has_since ? &q.since : NULL, req->ipcFd,
                         store_now_ms() + cfg->sse_lifetime * 1000LL + 5000))) {
         failed = 1;
         reply_unavailable(req->out);
