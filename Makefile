@@ -5,6 +5,7 @@ DESTDIR ?=
 CC ?= cc
 PKGS = fcgi hiredis jansson
 PORT ?= 8080
+SERVER ?= apache
 
 WARN = -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow -Wstrict-prototypes -Wpointer-arith
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -MMD -MP -Icommon -Ibuild
@@ -16,7 +17,7 @@ else
 B = build
 endif
 ALL_CFLAGS = $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
 COMMON = $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
@@ -63,7 +64,7 @@ test: deps
 	tests/run.sh
 
 run: deps all
-	PORT=$(PORT) tests/stack.sh run
+	PORT=$(PORT) SERVER=$(SERVER) tests/stack.sh run
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi

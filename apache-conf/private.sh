@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# private.sh RUN_DIR PORT BIN WWW: writes RUN_DIR/httpd.conf, a private Apache + mod_fcgid on
-# 127.0.0.1:PORT serving WWW and BIN/comet.fcgi at /comet, followed by comet.conf (the shipped
-# snippet, the one source of the fcgid settings). Starting and stopping it is tests/stack.sh's job.
+# private.sh RUN_DIR PORT BIN WWW [SNIPPET]: writes RUN_DIR/httpd.conf, a private Apache on
+# 127.0.0.1:PORT serving WWW and comet.fcgi at /comet, followed by the shipped snippet (the one
+# source of its settings): comet.conf (mod_fcgid) or proxy-fcgi.conf (mod_proxy_fcgi). Starting and stopping it is tests/stack.sh's job.
 set -euo pipefail
 
-[ $# -eq 4 ] || { echo "usage: $0 RUN_DIR PORT BIN WWW" >&2; exit 2; }
+[ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 RUN_DIR PORT BIN WWW [SNIPPET]" >&2; exit 2; }
+conf=${5:-comet.conf} # or proxy-fcgi.conf: comet.fcgi runs apart, on RUN_DIR/comet.sock
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 run=$(cd "$1" && pwd) port=$2 bin=$(cd "$3" && pwd) www=$(cd "$4" && pwd)
@@ -47,8 +48,9 @@ snippet() {
         fi
         [[ $line =~ ^[[:space:]]*# ]] && { printf '%s\n' "$line"; continue; }
         line=${line//@BIN@/"$bin"}
+        line=${line//@SOCKET@/"$run/comet.sock"}
         printf '%s\n' "${line//@WWW@/"$www"}"
-    done < "$here/comet.conf"
+    done < "$here/$conf"
 }
 
 {
@@ -72,6 +74,8 @@ LoadModule env_module $mods/mod_env.so
 LoadModule setenvif_module $mods/mod_setenvif.so
 LoadModule headers_module $mods/mod_headers.so
 LoadModule fcgid_module $mods/mod_fcgid.so
+LoadModule proxy_module $mods/mod_proxy.so
+LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 
 # Every waiting client holds one worker thread: 4 x 100 = 400 waiting clients.
 StartServers 2

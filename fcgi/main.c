@@ -1,16 +1,20 @@
 /* comet.fcgi: the FastCGI responder. Reads the configuration once, owns the signal
- * handling and the accept loop, and routes each request by its last path segment.
- * One request at a time, as mod_fcgid sends them. */
+ * handling and the accept loops, and routes each request by its last path segment.
+ * Two process models: one request at a time, as mod_fcgid sends them (waiting in
+ * wait.c), or external mode, where accept threads hand waiting requests to the hub. */
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "conn.h"
+#include "hub.h"
 #include "log.h"
 #include "longpoll.h"
 #include "pattern.h"
@@ -20,6 +24,11 @@
 #include "stream.h"
 #include "store.h"
 #include "wait.h"
+#include "xalloc.h"
+
+static int external;  /* -e or -s: the hub holds waiting requests */
+static int listen_fd; /* 0 when spawned by the web server */
+static _Thread_local char cors_lines[512];
 
 static void on_stop(int sig)
 {
@@ -60,61 +69,155 @@ static void stats_handle(FCGX_Request *req, const struct config *cfg)
  * origin is echoed only after it matched the list and holds no control bytes. */
 static void cors(FCGX_Request *req, const struct config *cfg)
 {
-    static _Thread_local char lines[512];
     const char *origin = FCGX_GetParam("HTTP_ORIGIN", req->envp);
 
+    cors_lines[0] = 0;
     reply_cors(NULL);
     if (!origin || strlen(origin) > 256 || !pattern_list_match(cfg->cors_origins, origin))
         return;
     for (const char *p = origin; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return;
-    snprintf(lines, sizeof lines,
+    snprintf(cors_lines, sizeof cors_lines,
              "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
              "Access-Control-Expose-Headers: Retry-After\r\nVary: Origin\r\n", origin);
-    reply_cors(lines);
+    reply_cors(cors_lines);
 }
 
-static void route(FCGX_Request *req, const struct config *cfg)
+/* Answers req, or hands a waiting request to the hub in external mode. Returns 1 when
+ * the hub took it (the caller must not finish it). */
+static int route(FCGX_Request *req, const struct config *cfg)
 {
+    static const struct {
+        const char *name;
+        int kind;
+    } waiting[] = {{"poll", REQUEST_POLL}, {"sse", FRAME_SSE}, {"stream", FRAME_LINES}, {"iframe", FRAME_IFRAME}};
     const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
     char endpoint[32];
 
     cors(req, cfg);
     request_endpoint(req, endpoint, sizeof endpoint);
-    if (method && strcmp(method, "OPTIONS") == 0)
+    if (method && strcmp(method, "OPTIONS") == 0) {
         reply_head(req->out, 204, "text/plain",
                    "Access-Control-Allow-Methods: GET, POST\r\n"
                    "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n"
                    "Access-Control-Max-Age: 600\r\n");
-    else if (strcmp(endpoint, "poll") == 0)
-        longpoll_handle(req, cfg);
-    else if (strcmp(endpoint, "sse") == 0)
-        stream_handle(req, cfg, FRAME_SSE);
-    else if (strcmp(endpoint, "stream") == 0)
-        stream_handle(req, cfg, FRAME_LINES);
-    else if (strcmp(endpoint, "iframe") == 0)
-        stream_handle(req, cfg, FRAME_IFRAME);
-    else if (strcmp(endpoint, "publish") == 0)
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof waiting / sizeof waiting[0]; i++) {
+        if (strcmp(endpoint, waiting[i].name) != 0)
+            continue;
+        if (external)
+            return hub_take(req, cfg, waiting[i].kind, cors_lines);
+        if (waiting[i].kind == REQUEST_POLL)
+            longpoll_handle(req, cfg);
+        else
+            stream_handle(req, cfg, (enum frame_kind)waiting[i].kind);
+        return 0;
+    }
+    if (strcmp(endpoint, "publish") == 0)
         publish_handle(req, cfg);
     else if (strcmp(endpoint, "stats") == 0)
         stats_handle(req, cfg);
     else
         reply_error(req->out, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
+    return 0;
 }
 
-int main(void)
+/* One accept thread of external mode: answers quick requests itself and hands waiting
+ * ones to the hub. */
+static void *accept_loop(void *arg)
+{
+    const struct config *cfg = arg;
+    FCGX_Request req;
+
+    FCGX_InitRequest(&req, listen_fd, 0);
+    while (!wait_stopping && FCGX_Accept_r(&req) >= 0)
+        if (!route(&req, cfg))
+            FCGX_Finish_r(&req);
+    FCGX_Free(&req, 1);
+    conn_drop();
+    return NULL;
+}
+
+/* External mode: many concurrent requests per process (lighttpd, mod_proxy_fcgi,
+ * nginx). Signals are taken by sigwait here, not by handlers, so that no thread is
+ * interrupted in the middle of libfcgi or hiredis. */
+static int run_external(const struct config *cfg)
+{
+    sigset_t set;
+    pthread_attr_t attr;
+    pthread_t *threads = xcalloc((size_t)cfg->threads, sizeof *threads);
+    int sig = 0, n = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (FCGX_Init() != 0 || hub_start(cfg) < 0)
+        return 1;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024); /* publish parsing is the deepest: ~20 KiB */
+    for (; n < cfg->threads; n++)
+        if (pthread_create(&threads[n], &attr, accept_loop, (void *)cfg) != 0)
+            break;
+    log_info("external mode: %d accept threads, at most %d waiting requests", n, cfg->max_waiting);
+    sigwait(&set, &sig);
+    log_info("stopping on signal %d", sig);
+    wait_stopping = 1;
+    FCGX_ShutdownPending();
+    shutdown(listen_fd, SHUT_RDWR); /* wakes the threads blocked in accept() */
+    hub_stop();
+    while (n > 0)
+        pthread_join(threads[--n], NULL);
+    free(threads);
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: comet.fcgi [-n] [-e | -s SOCKET]\n"
+                    "  (none)     one request at a time, as mod_fcgid sends them\n"
+                    "  -e         external mode on the inherited socket (spawn-fcgi, lighttpd bin-path)\n"
+                    "  -s SOCKET  external mode listening on SOCKET: a path, or HOST:PORT\n"
+                    "  -n         check the configuration and exit\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
 {
     const struct config *cfg;
     FCGX_Request req;
+    const char *sock = NULL;
     char err[256];
+    int opt, check = 0;
 
+    while ((opt = getopt(argc, argv, "nes:")) != -1) {
+        if (opt == 'n')
+            check = 1;
+        else if (opt == 'e')
+            external = 1;
+        else if (opt == 's')
+            external = 1, sock = optarg;
+        else
+            usage();
+    }
     if (!(cfg = config_load(err, sizeof err))) {
         fprintf(stderr, "comet.fcgi: %s\n", err);
         return 1;
     }
+    if (check)
+        return 0;
     log_init("comet.fcgi", (enum log_level)cfg->log_level);
     srand((unsigned)(store_now_ms() ^ ((long long)getpid() << 16)));
+    if (sock && (listen_fd = FCGX_OpenSocket(sock, 1024)) < 0) {
+        log_error("cannot listen on %s", sock);
+        return 1;
+    }
+    if (external)
+        return run_external(cfg);
     install_signals();
     if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
         log_error("cannot initialise libfcgi");

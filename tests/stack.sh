@@ -10,7 +10,7 @@ bindir=${COMET_BIN_DIR:-build}
 
 usage() {
     cat >&2 <<'EOF'
-usage: stack.sh redis DIR PORT | worker DIR [NAME] | apache DIR PORT | stop DIR | run
+usage: stack.sh redis DIR PORT | worker DIR [NAME] | apache|lighttpd|proxy DIR PORT | stop DIR | run
 EOF
     exit 2
 }
@@ -150,6 +150,52 @@ cmd_apache() {
     ready apache "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"
 }
 
+# env_pairs: the COMET_* (and sanitizer) variables as lighttpd "NAME" => "VALUE" pairs.
+env_pairs() {
+    local name value sep=
+    for name in $(compgen -e | grep -E '^(COMET_[A-Za-z0-9_]+|[AUL]SAN_OPTIONS)$' | grep -vE '^COMET_(BIN_DIR|TEST_RUNS)$' || true); do
+        value=${!name}
+        value=${value//\\/\\\\}
+        printf '%s"%s" => "%s"' "$sep" "$name" "${value//\"/\\\"}"
+        sep=', '
+    done
+}
+
+# lighttpd DIR PORT: lighttpd on PORT spawning comet.fcgi -e (external mode) itself.
+cmd_lighttpd() {
+    local dir=$1 port=$2 env
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    env=$(env_pairs)
+    {
+        printf 'server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %s\n' "$root/www" "$port"
+        printf 'server.pid-file = "%s/lighttpd.run.pid"\nserver.errorlog = "%s/error.log"\n' "$dir" "$dir"
+        printf 'index-file.names = ("index.html")\nmimetype.assign = (".html" => "text/html", ".js" => "text/javascript", ".mjs" => "text/javascript", ".css" => "text/css", ".png" => "image/png")\n'
+        sed -e "s|@BIN@|$bindir|g" -e "s|@WWW@|$root/www|g" -e "s|@RUN@|$dir|g" "$root/lighttpd-conf/comet.conf" |
+            while IFS= read -r line; do printf '%s\n' "${line//@ENV@/$env}"; done
+    } > "$dir/lighttpd.conf"
+    launch lighttpd "$dir" lighttpd -D -f "$dir/lighttpd.conf"
+    ready lighttpd "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/comet/stats"
+}
+
+# proxy DIR PORT: comet.fcgi on its own in external mode on DIR/comet.sock, and Apache with
+# mod_proxy_fcgi in front of it on PORT.
+cmd_proxy() {
+    local dir=$1 port=$2 apache2
+    apache2=$(command -v apache2 || echo /usr/sbin/apache2)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    rm -f "$dir/comet.sock"
+    launch fcgi "$dir" "$bindir/comet.fcgi" -s "$dir/comet.sock"
+    ready fcgi "$dir" test -S "$dir/comet.sock"
+    chmod 666 "$dir/comet.sock" # Apache runs as www-data
+    "$root/apache-conf/private.sh" "$dir" "$port" "$bindir" "$root/www" proxy-fcgi.conf
+    launch apache "$dir" "$apache2" -f "$dir/httpd.conf" -DFOREGROUND
+    ready apache "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"
+}
+
 cmd_run() {
     local port=${PORT:-8080} rport=6390 f
     dir=$root/run # global: the EXIT trap runs after the locals are gone
@@ -164,15 +210,21 @@ cmd_run() {
     while listening "$rport"; do rport=$((rport + 1)); done
     export COMET_REDIS_HOST=127.0.0.1 COMET_REDIS_PORT=$rport
     export COMET_PUBLISH_KEYS=${COMET_PUBLISH_KEYS:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+    export COMET_PUBLIC_CHANNELS=${COMET_PUBLIC_CHANNELS-demo*} # the demo page posts to "demo"
     trap 'cmd_stop "$dir"' EXIT
     trap 'printf "\nstopping...\n"; exit 0' INT TERM
     cmd_redis "$dir" "$rport"
     cmd_worker "$dir" worker
-    cmd_apache "$dir" "$port"
+    case ${SERVER:-apache} in
+        apache) cmd_apache "$dir" "$port" ;;
+        lighttpd) cmd_lighttpd "$dir" "$port" ;;
+        proxy-fcgi) cmd_proxy "$dir" "$port" ;;
+        *) echo "stack.sh: SERVER is apache, lighttpd or proxy-fcgi" >&2; exit 2 ;;
+    esac
     local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port
     cat <<EOF
 
-comet-fcgi is running (Redis on port $rport; logs and pids in $dir/).
+comet-fcgi is running behind ${SERVER:-apache} (Redis on port $rport; logs and pids in $dir/).
   demo page:   $url/
   publish key: $key
 
@@ -191,6 +243,8 @@ EOF
 
 case ${1:-} in
     redis) [[ $# -eq 3 ]] || usage; cmd_redis "$2" "$3" ;;
+    lighttpd) [[ $# -eq 3 ]] || usage; cmd_lighttpd "$2" "$3" ;;
+    proxy) [[ $# -eq 3 ]] || usage; cmd_proxy "$2" "$3" ;;
     worker) [[ $# -eq 2 || $# -eq 3 ]] || usage; cmd_worker "$2" "${3:-worker}" ;;
     apache) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" ;;
     stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
