@@ -69,7 +69,7 @@ run: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi
 	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
-	cp -R www apache-conf $(DESTDIR)$(PREFIX)/share/comet-fcgi/
+	cp -R www apache-conf lighttpd-conf $(DESTDIR)$(PREFIX)/share/comet-fcgi/
 
 clean:
 	rm -rf build

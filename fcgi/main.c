@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,6 +147,7 @@ static void *accept_loop(void *arg)
 static int run_external(const struct config *cfg)
 {
     sigset_t set;
+    struct rlimit fds;
     pthread_attr_t attr;
     pthread_t *threads = xcalloc((size_t)cfg->threads, sizeof *threads);
     int sig = 0, n = 0;
@@ -156,6 +158,11 @@ static int run_external(const struct config *cfg)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Every waiting request holds a descriptor: take all the system allows. */
+    if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+        fds.rlim_cur = fds.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &fds);
+    }
     if (FCGX_Init() != 0 || hub_start(cfg) < 0)
         return 1;
     pthread_attr_init(&attr);
