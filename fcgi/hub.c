@@ -262,7 +262,8 @@ static void waiter_queue(struct waiter *w, int status, const char *type, const c
     if (!w->headed) {
         w->headed = 1;
         record_stdout(&w->out, w->id, head,
-                      (size_t)reply_format(head, sizeof head, status, type, !is_poll(w), w->cors, extra));
+                      (size_t)reply_format(head, sizeof head, status, type, status == 200 && !is_poll(w),
+                                           w->cors, extra));
     }
     record_stdout(&w->out, w->id, data, len);
 }

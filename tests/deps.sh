@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian packages that building and testing need, and only those missing
-# (silent when none is), and the npm packages of package-lock.json. Services are left alone: if the distro's apache2 or redis start, they
+# (silent when none is), and the npm packages of package-lock.json. Services are left alone: if the distro's apache2, lighttpd or redis start, they
 # keep their usual ports; the test and demo stacks use others.
 set -euo pipefail
 
-pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev redis-server apache2
+pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev redis-server apache2 lighttpd
       libapache2-mod-fcgid curl procps chromium)
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: runs every built test (C unit binaries of both builds, then the Node suites, whose
-# integration tests start real stacks), counts sanitizer reports in the stacks' logs as
-# failures, and ends with one line "N passed, M failed". Building is make's job; starting
-# stacks is tests/stack.sh's.
+# integration tests start real stacks: once per deployment, so both process models are
+# covered), counts sanitizer reports in the stacks' logs as failures, and ends with one line
+# "N passed, M failed". Building is make's job; starting stacks is tests/stack.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -14,6 +14,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export COMET_TEST_RUNS=$root/build/test-runs
 # Builds the integration suite runs against: the sanitizer one covers the plain one's code.
 it_bins=${COMET_IT_BINS:-build/san}
+# Deployments it runs against (tests/lib/stack.mjs, COMET_IT_SERVER): Apache + mod_fcgid (one
+# request per process), lighttpd spawning comet.fcgi -e and comet.fcgi -s behind Apache
+# mod_proxy_fcgi (external mode). The client and browser suites run once, with the first.
+it_servers=${COMET_IT_SERVERS:-apache lighttpd proxy}
+# Test files run at once by each node --test (each file starts its own stack).
+it_jobs=${COMET_IT_JOBS:-2}
 
 passed=0 failed=0
 add() { passed=$((passed + $1)) failed=$((failed + $2)); }
@@ -43,38 +49,58 @@ done
 
 # (b) Node's runner (files named *.test.mjs: integration against real stacks, the browser
 # client's own tests, browser tests) prints the spec report and writes TAP for counting.
-node_dirs=()
-for d in tests/integration tests/client tests/browser; do
-    if [[ -d $d ]]; then node_dirs+=("$d/"); fi
+# Each deployment's stacks live under COMET_TEST_RUNS/<server>/.
+once_dirs=()
+for d in tests/client tests/browser; do
+    if [[ -d $d ]]; then once_dirs+=("$d/"); fi
 done
-for d in "$COMET_TEST_RUNS"/*/ "$COMET_TEST_RUNS"/*/apache-*/; do
-    if [[ -d $d ]]; then tests/stack.sh stop "$d"; fi
-done
+# Stacks that a killed earlier run left behind: stopped by their pid files, nested web
+# nodes before the stack that holds them.
+if [[ -d $COMET_TEST_RUNS ]]; then
+    find "$COMET_TEST_RUNS" \( -name '*.pid' -o -name stack.groups \) -printf '%h\n' | sort -u -r |
+        while read -r d; do tests/stack.sh stop "$d" || true; done
+fi
 rm -rf "$COMET_TEST_RUNS"
 mkdir -p "$COMET_TEST_RUNS"
 chmod 755 "$COMET_TEST_RUNS"
 for bin in $it_bins; do
-    echo "== node tests against $bin"
     if [[ ! -x $bin/comet.fcgi || ! -x $bin/comet-worker ]]; then
         echo "$bin: comet.fcgi or comet-worker is not built"
         add 0 1
         continue
     fi
-    tap=$COMET_TEST_RUNS/$(tr / - <<< "$bin").tap
-    rc=0
-    COMET_BIN_DIR=$bin timeout -k 30 "${COMET_IT_TIMEOUT:-1800}" node --test \
-        --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" "${node_dirs[@]}" || rc=$?
-    p=$(tap_count pass "$tap") f=$(tap_count fail "$tap") c=$(tap_count cancelled "$tap")
-    f=$((${f:-0} + ${c:-0}))
-    if [[ -z $p ]] || ((rc != 0 && f == 0)); then
-        echo "node tests against $bin: node exited with $rc and no counted failure"
-        f=$((f + 1))
-    fi
-    add "${p:-0}" "$f"
+    first=1
+    for server in $it_servers; do
+        dirs=()
+        if [[ -d tests/integration ]]; then dirs+=(tests/integration/); fi
+        if ((first)); then dirs+=("${once_dirs[@]}"); fi
+        first=0
+        ((${#dirs[@]})) || continue
+        echo "== node tests against $bin behind $server: ${dirs[*]}"
+        runs=$COMET_TEST_RUNS/$server
+        mkdir -p "$runs"
+        chmod 755 "$runs"
+        tap=$COMET_TEST_RUNS/$(tr / - <<< "$bin")-$server.tap
+        rc=0
+        COMET_BIN_DIR=$bin COMET_IT_SERVER=$server COMET_TEST_RUNS=$runs \
+            timeout -k 30 "${COMET_IT_TIMEOUT:-900}" node --test --test-concurrency="$it_jobs" \
+            --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$tap" "${dirs[@]}" || rc=$?
+        p=$(tap_count pass "$tap") f=$(tap_count fail "$tap") c=$(tap_count cancelled "$tap")
+        sk=$(tap_count skipped "$tap") td=$(tap_count todo "$tap")
+        f=$((${f:-0} + ${c:-0}))
+        echo "node tests against $bin behind $server: ${p:-0} passed, $f failed, ${sk:-0} skipped, ${td:-0} todo"
+        if [[ -z $p ]] || ((rc != 0 && f == 0)); then
+            echo "node tests against $bin behind $server: node exited with $rc and no counted failure"
+            f=$((f + 1))
+        fi
+        add "${p:-0}" "$f"
+    done
 done
 
-# (c) A sanitizer report anywhere in a stack's logs is a failure of its own.
+# (c) A sanitizer report anywhere in a stack's logs is a failure of its own: Apache's
+# error.log (mod_fcgid's processes), lighttpd.log (what lighttpd's spawned comet.fcgi writes),
+# fcgi.log (comet.fcgi -s), the workers' logs, under every deployment's folder.
 findings=$(grep -rE --include='*.log' 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer has encountered|runtime error:' \
     "$COMET_TEST_RUNS" 2> /dev/null || true)
 if [[ -n $findings ]]; then

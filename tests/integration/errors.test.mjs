@@ -2,7 +2,7 @@
 // with COMET_MAX_BODY=1024 and COMET_MAX_BATCH=10 to reach the limits cheaply.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, request, rawRequest, unchunk, until } from '../lib/stack.mjs';
+import { startStack, channelName, request, rawRequest, unchunk, until, SERVER } from '../lib/stack.mjs';
 import { assertError, assertEnvelope } from '../lib/checks.mjs';
 
 let s;
@@ -131,9 +131,13 @@ test('a POST without a body → 411 (no Content-Length, or 0: mod_fcgid passes 0
     const r = await rawRequest(s.port(), `POST /comet/publish HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
         `Authorization: Bearer ${s.key}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
     assert.equal(r.status, 411, r.text);
-    const text = /\r\ntransfer-encoding:\s*chunked/i.test(r.head) ? unchunk(r.body) : r.body;
-    const json = JSON.parse(text);
-    assert.equal(typeof json.error, 'string');
+    // lighttpd refuses a POST without Content-Length itself, with its own HTML page, before
+    // comet.fcgi sees it; behind Apache the answer is comet.fcgi's.
+    if (SERVER !== 'lighttpd') {
+        const text = /\r\ntransfer-encoding:\s*chunked/i.test(r.head) ? unchunk(r.body) : r.body;
+        const json = JSON.parse(text);
+        assert.equal(typeof json.error, 'string');
+    }
     const empty = await s.publish(null, { rawBody: '' });
     assertError(empty, 411, 'publish with Content-Length: 0');
     await assertNothingPublished('411');

@@ -1,16 +1,16 @@
-// Stateless web nodes and key prefixes: two Apache instances on one Redis serve each
-// other's events; a third instance and a worker under another COMET_PREFIX share that
+// Stateless web nodes and key prefixes: two web nodes (COMET_IT_SERVER) on one Redis serve
+// each other's events; a third node and a worker under another COMET_PREFIX share that
 // Redis without seeing, or being seen by, the first two.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep } from '../lib/stack.mjs';
+import { startStack, channelName, sleep, until, EXTERNAL } from '../lib/stack.mjs';
 import { assertSseEnvelopes } from '../lib/checks.mjs';
 
 const OTHER = 'other-site:';
 let s;
 before(async () => {
     s = await startStack({
-        apache: [{}, {}, { env: { COMET_PREFIX: OTHER } }],
+        web: [{}, {}, { env: { COMET_PREFIX: OTHER } }],
         workers: [{}, { name: 'worker-other', env: { COMET_PREFIX: OTHER } }],
     });
 });
@@ -18,7 +18,7 @@ after(async () => {
     await s?.stop();
 });
 
-test('publish through one Apache, receive through the other (poll and SSE), both ways', { timeout: 40000 },
+test('publish through one web node, receive through the other (poll and SSE), both ways', { timeout: 40000 },
     async () => {
         assert.notEqual(s.port(0), s.port(1));
         for (const [from, to] of [[0, 1], [1, 0]]) {
@@ -50,6 +50,35 @@ test('publish through one Apache, receive through the other (poll and SSE), both
             }
         }
     });
+
+test('external mode: each node\'s one comet.fcgi holds one subscription per channel, however many of its ' +
+    'clients wait on it; one publish reaches the clients of both nodes', { timeout: 40000,
+    skip: !EXTERNAL && 'external mode only: under mod_fcgid each waiting client subscribes on its own' },
+async () => {
+    const ch = channelName('nodes');
+    const streams = [0, 1].flatMap((node) => Array.from({ length: 20 }, () => s.sse({ channel: ch }, { instance: node })));
+    try {
+        await Promise.all(streams.map((r) => r.waitOpen(10000)));
+        assert.equal(s.fcgiPids(0).length, 1);
+        assert.equal(s.fcgiPids(1).length, 1);
+        assert.notDeepEqual(s.fcgiPids(0), s.fcgiPids(1));
+        const numsub = await s.redis('PUBSUB', 'NUMSUB', `comet:c:${ch}`);
+        assert.equal(numsub.split('\n')[1], '2', `subscriptions to ${ch} with 40 clients on two nodes`);
+        const [id] = await s.publishIds({ channel: ch, data: 'both' });
+        for (const r of streams) assert.equal((await r.waitEnvelopes(1, 5000))[0].id, id);
+    } finally {
+        for (const r of streams) r.close();
+    }
+    // The other site's node (another prefix) subscribes under its own prefix only.
+    const other = s.sse({ channel: ch }, { instance: 2 });
+    try {
+        await other.waitOpen(10000);
+        await until(async () => (await s.redis('PUBSUB', 'NUMSUB', `${OTHER}c:${ch}`)).split('\n')[1] === '1',
+            5000, 'the other site\'s subscription');
+    } finally {
+        other.close();
+    }
+});
 
 test('a different COMET_PREFIX on the same Redis sees none of the other site\'s events', { timeout: 40000 },
     async () => {

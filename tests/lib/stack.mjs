@@ -1,7 +1,8 @@
 // stack.mjs: the integration tests' harness. Starts one private stack (Redis, worker(s),
-// Apache + mod_fcgid instance(s)) through tests/stack.sh on free loopback ports in a run
-// folder of its own, and gives tests small clients for publish, poll, SSE and stats.
-// It knows nothing of what a test checks; how a component starts is stack.sh's business.
+// web node(s)) through tests/stack.sh on free loopback ports in a run folder of its own,
+// and gives tests small clients for publish, poll, SSE and stats. A web node is what
+// COMET_IT_SERVER names (see SERVER below). It knows nothing of what a test checks; how a
+// component starts is stack.sh's business.
 // Only Node built-ins; every wait is bounded in time and every loop in count.
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +15,22 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const STACK_SH = path.join(ROOT, 'tests/stack.sh');
 const HOST = '127.0.0.1';
+
+/**
+ * The deployment every web node of every stack is, from COMET_IT_SERVER:
+ *   apache    Apache + mod_fcgid: one request per comet.fcgi process (the default)
+ *   lighttpd  lighttpd spawning `comet.fcgi -e` (external mode: one process, the hub)
+ *   proxy     `comet.fcgi -s DIR/comet.sock` on its own, Apache + mod_proxy_fcgi in front
+ */
+export const SERVER = process.env.COMET_IT_SERVER || 'apache';
+if (!['apache', 'lighttpd', 'proxy'].includes(SERVER))
+    throw new Error(`COMET_IT_SERVER=${SERVER}: use apache, lighttpd or proxy`);
+/** True when comet.fcgi runs in external mode (one process holds every waiting request). */
+export const EXTERNAL = SERVER !== 'apache';
+// The pid files (DIR/NAME.pid) a web node's stack.sh component writes, front first.
+const WEB_PARTS = { apache: ['apache'], lighttpd: ['lighttpd'], proxy: ['apache', 'fcgi'] }[SERVER];
+// Component names whose pid files live in a web node's folder; 'web' is its front server.
+const WEB_NAMES = new Set(['apache', 'lighttpd', 'fcgi', 'web']);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -381,7 +398,7 @@ export class SseParser {
  *   events, items, comments, lastEventId, retry   from the parser
  *   envelopes, opens  the events that are envelopes; the comet-open frames
  *   done, endedAt     true once the server ended the response (or it failed: error)
- *   waitEvents(n, ms), waitEnvelopes(n, ms), waitOpen(ms), waitFor(pred, ms), waitEnd(ms), close()
+ *   waitEvents(n, ms), waitEnvelopes(n, ms), waitOpen(ms), waitFor(pred, ms), waitEnd(ms), close(), reset()
  */
 export function openSse(url, { headers = {} } = {}) {
     const parser = new SseParser();
@@ -502,6 +519,11 @@ export function openSse(url, { headers = {} } = {}) {
         req.destroy();
         finish(null);
     };
+    /** Like close(), but the connection is reset (RST) rather than closed (FIN). */
+    r.reset = () => {
+        if (req.socket && !req.socket.destroyed) req.socket.resetAndDestroy();
+        r.close();
+    };
     req.end();
     return r;
 }
@@ -517,7 +539,8 @@ function norm(list, n, make) {
 /**
  * Starts a stack. opts:
  *   env      COMET_* overrides for every component
- *   apache   number of Apache instances (default 1), or an array of {env} per instance
+ *   web      number of web nodes (default 1), or an array of {env} per node; each node is
+ *            a SERVER deployment of its own (`apache` is the older name of this option)
  *   workers  number of workers (default 1; 0 for none), or an array of {name, env}
  *   name     run folder name prefix (default: the test file's name)
  * Returns the stack object; always call s.stop() in after().
@@ -533,15 +556,17 @@ export async function startStack(opts = {}) {
     fs.chmodSync(dir, 0o755);
 
     const key = crypto.randomBytes(16).toString('hex');
-    const apaches = norm(opts.apache ?? 1, typeof opts.apache === 'number' ? opts.apache : 1,
-        (a, i) => ({ env: a.env || {}, dir: i === 0 ? dir : path.join(dir, `apache-${i}`), port: 0 }));
+    const webOpt = opts.web ?? opts.apache ?? 1;
+    const webs = norm(webOpt, typeof webOpt === 'number' ? webOpt : 1,
+        (a, i) => ({ env: a.env || {}, dir: i === 0 ? dir : path.join(dir, `web-${i}`), port: 0 }));
     const workers = norm(opts.workers ?? 1, typeof opts.workers === 'number' ? opts.workers : 1,
         (w, i) => ({ name: w.name || (i === 0 ? 'worker' : `worker${i + 1}`), env: w.env || {} }));
 
     const s = {
-        dir, key, redisPort: 0, apaches, workerNames: workers.map((w) => w.name), log: [],
+        dir, key, redisPort: 0, webs, server: SERVER, external: EXTERNAL, workerNames: workers.map((w) => w.name),
+        log: [],
     };
-    s.dirs = () => [dir, ...apaches.slice(1).map((a) => a.dir)];
+    s.dirs = () => [dir, ...webs.slice(1).map((a) => a.dir)];
     s.env = (extra = {}) => {
         const env = { ...process.env };
         env.COMET_REDIS_HOST = HOST;
@@ -564,12 +589,14 @@ export async function startStack(opts = {}) {
     s.startWorker = async (wname = 'worker', env = {}) => {
         await s.sh(['worker', dir, wname], env);
     };
-    s.startApache = async (i = 0) => {
-        const a = apaches[i];
+    /** Starts web node i (tests/stack.sh SERVER DIR PORT) on its port. */
+    s.startWeb = async (i = 0) => {
+        const a = webs[i];
         fs.mkdirSync(a.dir, { recursive: true, mode: 0o755 });
         fs.chmodSync(a.dir, 0o755);
-        await s.sh(['apache', a.dir, String(a.port)], a.env);
+        await s.sh([SERVER, a.dir, String(a.port)], a.env);
     };
+    s.startApache = s.startWeb; // the older name (tests/browser)
 
     try {
         // A port can be taken between freePort() and the server's bind: try a few.
@@ -583,11 +610,11 @@ export async function startStack(opts = {}) {
             }
         }
         for (const w of workers) await s.startWorker(w.name, w.env);
-        for (let i = 0; i < apaches.length; i++) {
+        for (let i = 0; i < webs.length; i++) {
             for (let k = 0; ; k++) {
-                apaches[i].port = await freePort();
+                webs[i].port = await freePort();
                 try {
-                    await s.startApache(i);
+                    await s.startWeb(i);
                     break;
                 } catch (e) {
                     if (k >= 2) throw e;
@@ -601,19 +628,25 @@ export async function startStack(opts = {}) {
     }
 
     /** Base URL of instance i's comet endpoints, e.g. http://127.0.0.1:PORT/comet */
-    s.url = (i = 0) => `http://${HOST}:${apaches[i].port}/comet`;
-    s.port = (i = 0) => apaches[i].port;
+    s.url = (i = 0) => `http://${HOST}:${webs[i].port}/comet`;
+    s.port = (i = 0) => webs[i].port;
 
-    /** The pid in a component's pid file (apache: of instance `instance`), or 0. */
-    s.pid = (cname, instance = 0) => readPid(path.join(cname === 'apache' ? apaches[instance].dir : dir,
-        `${cname}.pid`));
+    // A component's pid file: a web node's parts (apache, lighttpd, fcgi; 'web' is the
+    // front server) in that node's folder, Redis and the workers in the stack's.
+    const pidFile = (cname, instance) => {
+        const name = cname === 'web' ? WEB_PARTS[0] : cname;
+        return path.join(WEB_NAMES.has(cname) ? webs[instance].dir : dir, `${name}.pid`);
+    };
+
+    /** The pid in a component's pid file (a web node's part: of node `instance`), or 0. */
+    s.pid = (cname, instance = 0) => readPid(pidFile(cname, instance));
 
     /**
      * Stops one component by its pid file with signal (SIGTERM by default, SIGKILL after
      * 15 s), waits until it is gone, and removes the pid file. Returns the pid.
      */
     s.stopComponent = async (cname, { signal = 'SIGTERM', instance = 0, timeoutMs = 15000 } = {}) => {
-        const file = path.join(cname === 'apache' ? apaches[instance].dir : dir, `${cname}.pid`);
+        const file = pidFile(cname, instance);
         const pid = readPid(file);
         if (!pid) throw new Error(`no pid in ${file}`);
         try {
@@ -638,6 +671,13 @@ export async function startStack(opts = {}) {
         if (r.code !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${r.stderr}`);
         return r.stdout.trim();
     };
+
+    /** CLIENT LIST of the test Redis: one object per connection ({id, addr, sub, psub, cmd, …}). */
+    s.redisClients = async () => (await s.redis('CLIENT', 'LIST')).split('\n').filter(Boolean)
+        .map((line) => Object.fromEntries(line.trim().split(' ').map((kv) => {
+            const i = kv.indexOf('=');
+            return [kv.slice(0, i), kv.slice(i + 1)];
+        })));
 
     /**
      * POST /publish. body is JSON-encoded unless rawBody (a string) is given. key: null
@@ -716,16 +756,76 @@ export async function startStack(opts = {}) {
         return openSse(`${s.url(instance)}/sse${query(params)}`, { headers: h });
     };
 
-    /** Pids of comet.fcgi processes under Apache instance i (its parent chain only). */
+    /**
+     * Pids of the live comet.fcgi processes of web node i: mod_fcgid's children of its
+     * Apache, the `comet.fcgi -e` that its lighttpd spawned, or the one in fcgi.pid (proxy).
+     */
     s.fcgiPids = (instance = 0) => {
-        const root = s.pid('apache', instance);
+        if (SERVER === 'proxy') {
+            const pid = s.pid('fcgi', instance);
+            return pid && alive(pid) ? [pid] : [];
+        }
+        const root = s.pid('web', instance);
         return root ? descendants(root, 'comet.fcgi') : [];
     };
 
-    /** Last bytes of a log file in the run folder (for failure messages). */
+    /** Descriptors process pid holds open (sockets included), or -1 once it is gone. */
+    s.fdCount = (pid) => {
+        try {
+            return fs.readdirSync(`/proc/${pid}/fd`).length;
+        } catch {
+            return -1;
+        }
+    };
+
+    /**
+     * Stops web node i: SIGTERM (or signal) to its parts, front first, each waited for
+     * (SIGKILL after timeoutMs); then waits up to timeoutMs for the comet.fcgi processes it
+     * had to exit, and SIGKILLs those that did not. Resolves {fcgi: the pids it had,
+     * leftovers: those that had to be killed}.
+     */
+    s.stopWeb = async (i = 0, { signal = 'SIGTERM', timeoutMs = 15000 } = {}) => {
+        const fcgi = s.fcgiPids(i);
+        for (const part of WEB_PARTS)
+            if (s.pid(part, i)) await s.stopComponent(part, { signal, instance: i, timeoutMs });
+        await until(() => fcgi.every((p) => !alive(p)), timeoutMs, 'comet.fcgi to exit', 50).catch(() => {});
+        const leftovers = fcgi.filter((p) => alive(p));
+        for (const p of leftovers) {
+            try {
+                process.kill(p, 'SIGKILL');
+            } catch {}
+        }
+        return { fcgi, leftovers };
+    };
+
+    /** Stops web node i (what stopWeb does) and starts it again on the same port. */
+    s.restartWeb = async (i = 0, o = {}) => {
+        const r = await s.stopWeb(i, o);
+        for (let k = 0; ; k++) {
+            try {
+                await s.startWeb(i);
+                break;
+            } catch (e) {
+                // The old port may be slow to free, or taken meanwhile: retry, then move.
+                if (k >= 4) throw e;
+                await sleep(300);
+                if (k >= 2) webs[i].port = await freePort();
+            }
+        }
+        return r;
+    };
+
+    /**
+     * The log file, in a web node's folder, where comet.fcgi's stderr lands: Apache's
+     * error.log (mod_fcgid), lighttpd.log (lighttpd's own output, which the comet.fcgi it
+     * spawns inherits; error.log holds lighttpd's messages) or fcgi.log (proxy).
+     */
+    s.fcgiLog = () => ({ apache: 'error.log', lighttpd: 'lighttpd.log', proxy: 'fcgi.log' })[SERVER];
+
+    /** Last bytes of a log file in the run folder of web node `instance` (for failure messages). */
     s.tail = (file = 'error.log', n = 2000, instance = 0) => {
         try {
-            const t = fs.readFileSync(path.join(instance ? apaches[instance].dir : dir, file), 'utf8');
+            const t = fs.readFileSync(path.join(webs[instance].dir, file), 'utf8');
             return t.slice(-n);
         } catch {
             return '';

@@ -1,0 +1,134 @@
+// Clients that leave while they wait (README, Disconnects): a stream whose client has gone
+// is dropped at the next heartbeat the web server fails to deliver; a long-poll whose client
+// has gone, at its timeout at the latest (neither Apache nor lighttpd 1.4 reliably tells its
+// backend that a client left while nothing is written). "Dropped": /stats no longer counts
+// it and, in external mode, the web server closed the backend connection and comet.fcgi no
+// longer holds it. And a client that stops reading holds up nobody else (in external mode
+// one process writes to every client).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startStack, channelName, sleep, until, query, EXTERNAL } from '../lib/stack.mjs';
+
+const HEARTBEAT = 1;
+let s;
+before(async () => {
+    s = await startStack({ env: { COMET_SSE_HEARTBEAT: String(HEARTBEAT) } });
+});
+after(async () => {
+    await s?.stop();
+});
+
+/** A raw GET on its own connection: close() ends it with FIN, reset() with RST. */
+function rawGet(pathAndQuery) {
+    const sock = net.connect({ host: '127.0.0.1', port: s.port() });
+    const c = { data: '', sock };
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => (c.data += d));
+    sock.on('error', () => {});
+    sock.write(`GET /comet/${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+    c.close = () => sock.destroy();
+    c.reset = () => (sock.destroyed ? undefined : sock.resetAndDestroy());
+    return c;
+}
+
+/** Waiting count, and (external mode) comet.fcgi's descriptors, before anything is opened. */
+async function baseline() {
+    // Every accept thread has its Redis connection by now, so descriptors move only with waiters.
+    for (let i = 0; i < 8; i++) await s.stats();
+    const [pid] = EXTERNAL ? s.fcgiPids() : [];
+    const waiting = (await s.stats()).waiting;
+    // The last answer's connection may still be closing: the fewest of a few readings.
+    let fds = Infinity;
+    for (let i = 0; EXTERNAL && i < 5; i++) {
+        await sleep(100);
+        fds = Math.min(fds, s.fdCount(pid));
+    }
+    return { waiting, pid, fds: EXTERNAL ? fds : 0 };
+}
+
+/** Opens n clients with open(i); resolves once they all wait (stats and, external, descriptors). */
+async function openWaiting(b, n, open) {
+    const clients = Array.from({ length: n }, (_, i) => open(i));
+    await until(async () => (await s.stats()).waiting >= b.waiting + n, 15000, `${n} clients waiting`);
+    if (EXTERNAL) assert.ok(s.fdCount(b.pid) >= b.fds + n, `comet.fcgi holds ${s.fdCount(b.pid)} descriptors ` +
+        `with ${n} clients waiting (${b.fds} before)`);
+    return clients;
+}
+
+/** Resolves with ms until the waiting count (and external, the descriptors) are back to b. */
+async function dropped(b, ms, what) {
+    const t = Date.now();
+    await until(async () => (await s.stats()).waiting <= b.waiting, ms, `${what}: /stats waiting back to ` +
+        `${b.waiting}`, 100);
+    if (EXTERNAL) {
+        await until(() => s.fdCount(b.pid) <= b.fds, Math.max(1000, ms - (Date.now() - t)),
+            `${what}: comet.fcgi's descriptors back to ${b.fds} (now ${s.fdCount(b.pid)}): the web server ` +
+            'kept the backend connection', 100);
+    }
+    return Date.now() - t;
+}
+
+test('streams whose clients left (sse, stream, iframe) are dropped within a few heartbeats',
+    { timeout: 60000 }, async (t) => {
+        const ch = channelName('gone');
+        const b = await baseline();
+        const kinds = ['sse', 'stream', 'iframe'];
+        const clients = await openWaiting(b, 12, (i) => rawGet(`${kinds[i % 3]}${query({ channel: ch,
+            callback: kinds[i % 3] === 'iframe' ? 'cb' : undefined })}`));
+        await sleep(HEARTBEAT * 1000 + 500);
+        for (const c of clients) assert.match(c.data, /^HTTP\/1\.1 200 /, 'a stream did not start');
+        for (const c of clients) c.close();
+        const ms = await dropped(b, 6000 * HEARTBEAT + 4000, 'streams');
+        t.diagnostic(`12 streams dropped ${ms} ms after their clients left (heartbeat ${HEARTBEAT} s)`);
+        // Whatever is left in the process still serves.
+        const p = s.poll({ channel: ch, timeout: 10 });
+        const [id] = await s.publishIds({ channel: ch, data: 'after' });
+        assert.deepEqual((await p).json.events.map((e) => e.id), [id]);
+    });
+
+test('long-polls whose clients left are dropped at their timeout at the latest', { timeout: 60000 },
+    async (t) => {
+        const ch = channelName('left');
+        const b = await baseline();
+        const clients = await openWaiting(b, 10, () => rawGet(`poll${query({ channel: ch, timeout: 3 })}`));
+        const t0 = Date.now();
+        for (const c of clients) c.close();
+        const ms = await dropped(b, 3000 + 5000, 'long-polls that timed out');
+        t.diagnostic(`10 long-polls (timeout 3 s) dropped ${ms} ms after their clients closed`);
+        assert.ok(Date.now() - t0 < 8000);
+    });
+
+test('a client that stops reading does not hold up the others; the server stays well', { timeout: 90000 },
+    async (t) => {
+        const ch = channelName('stall');
+        const [start] = await s.publishIds({ channel: ch, data: { seq: -1 } });
+        // The stalled client: its request is sent, its answer never read.
+        const stalled = rawGet(`sse${query({ channel: ch, since: start })}`);
+        stalled.sock.pause();
+        const healthy = s.sse({ channel: ch, since: start });
+        try {
+            await healthy.waitOpen(10000);
+            // 8 MB of events, more than the web server's and the kernel's buffers hold for one client.
+            const pad = 'x'.repeat(8000);
+            const N = 1000;
+            const t0 = Date.now();
+            for (let k = 0; k < N; k += 5) {
+                const r = await s.publish(Array.from({ length: 5 }, (_, i) => ({ channel: ch, data: { seq: k + i, pad } })));
+                assert.equal(r.status, 202, r.text);
+            }
+            const got = await healthy.waitEnvelopes(N, 30000);
+            const ms = Date.now() - t0;
+            assert.deepEqual(got.map((e) => e.json.data.seq), Array.from({ length: N }, (_, i) => i));
+            assert.ok(ms < 30000, `the healthy client took ${ms} ms`);
+            // And a newcomer is served at once.
+            const p = s.poll({ channel: ch, since: got.at(-1).id, timeout: 10 });
+            const [id] = await s.publishIds({ channel: ch, data: 'late' });
+            assert.deepEqual((await p).json.events.map((e) => e.id), [id]);
+            t.diagnostic(`${N} events of 8 KB reached the healthy client in ${ms} ms`);
+        } finally {
+            healthy.close();
+            stalled.reset();
+        }
+        if (EXTERNAL) assert.equal(s.fcgiPids().length, 1, 'comet.fcgi died');
+    });
