@@ -66,13 +66,17 @@ test: deps
 run: deps all
 	PORT=$(PORT) SERVER=$(SERVER) tests/stack.sh run
 
+# Side by side with Nchan; not part of test (BENCH_SCALE=small for a quick pass).
+bench: deps
+	bench/run.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi
 	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
-	cp -R www apache-conf lighttpd-conf $(DESTDIR)$(PREFIX)/share/comet-fcgi/
+	cp -R www apache-conf lighttpd-conf nginx-conf $(DESTDIR)$(PREFIX)/share/comet-fcgi/
 
 clean:
 	rm -rf build
 
-.PHONY: all deps unit test run install clean
+.PHONY: all deps unit test run bench install clean
 -include $(shell find build -name '*.d' 2>/dev/null)

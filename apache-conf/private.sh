@@ -77,12 +77,13 @@ LoadModule fcgid_module $mods/mod_fcgid.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 
-# Every waiting client holds one worker thread: 4 x 100 = 400 waiting clients.
+# Every waiting client holds one worker thread: 11 x 200 = 2200, room for the 2,000 waiting
+# clients that comet.conf's process limits allow, and for publishes.
 StartServers 2
-ServerLimit 4
-ThreadLimit 100
-ThreadsPerChild 100
-MaxRequestWorkers 400
+ServerLimit 11
+ThreadLimit 200
+ThreadsPerChild 200
+MaxRequestWorkers 2200
 
 TypesConfig /etc/mime.types
 LogFormat "%h %t \"%r\" %>s %b %Dus" comet

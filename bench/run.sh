@@ -5,8 +5,9 @@
 # a freshly started web server), and writes build/bench/report.md, results.jsonl, latency.png.
 # Loopback only, every run bounded in time; it stops what it started, by pid. Not part of tests.
 #   BENCH_SCALE=small       a quick pass (about 3 minutes) instead of the full sizes (about 12)
-#   COMET_SERVER=apache     comet behind which web servers, space-separated: apache (mod_fcgid),
-#                           lighttpd (external mode), proxy (Apache mod_proxy_fcgi, external mode)
+#   COMET_SERVER="apache lighttpd nginx proxy"  (the default) comet behind which web servers:
+#                           apache (mod_fcgid), lighttpd, nginx, proxy (Apache mod_proxy_fcgi);
+#                           all but apache run comet.fcgi in external mode
 #   BENCH_COMET_CAP=N       waiting clients comet may be given (default: from apache-conf)
 set -euo pipefail
 
@@ -15,7 +16,7 @@ cd "$root"
 out=$root/build/bench
 run=$out/run
 scale=${BENCH_SCALE:-full}
-comet_servers=${COMET_SERVER:-apache}
+comet_servers=${COMET_SERVER:-apache lighttpd nginx proxy}
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
@@ -48,8 +49,8 @@ command -v gnuplot > /dev/null || pkgs+=(gnuplot-nox)
 servers=()
 for s in $comet_servers; do
     case $s in
-        apache | lighttpd | proxy) ;;
-        *) die "COMET_SERVER: unknown web server $s (apache, lighttpd, proxy)" ;;
+        apache | lighttpd | nginx | proxy) ;;
+        *) die "COMET_SERVER: unknown web server $s (apache, lighttpd, nginx, proxy)" ;;
     esac
     if stack_has "$s"; then
         servers+=("comet-$s")
@@ -191,6 +192,7 @@ server_start() {
         comet-apache) tests/stack.sh apache "$run/web" "$web_port" ;;
         comet-lighttpd) tests/stack.sh lighttpd "$run/web" "$web_port" ;;
         comet-proxy) tests/stack.sh proxy "$run/web" "$web_port" ;;
+        comet-nginx) tests/stack.sh nginx "$run/web" "$web_port" ;;
         nchan) nginx_start ;;
     esac
 }
@@ -331,7 +333,7 @@ write_report() {
         echo
         echo "## Setup"
         echo
-        echo "- One Redis for both, started by \`tests/stack.sh redis\`; comet: \`tests/stack.sh worker\`, then per scenario a fresh web server in front (comet-apache: \`tests/stack.sh apache\`, mod_fcgid; comet-lighttpd: \`tests/stack.sh lighttpd\`, external mode; comet-proxy: \`tests/stack.sh proxy\`, Apache mod_proxy_fcgi, external mode); Nchan: a private nginx from \`bench/nchan.conf.in\` ($(nproc) workers, Redis storage in the same Redis, buffer 1000 messages / 1 h like comet's history)."
+        echo "- One Redis for both, started by \`tests/stack.sh redis\`; comet: \`tests/stack.sh worker\`, then per scenario a fresh web server in front (comet-apache: \`tests/stack.sh apache\`, mod_fcgid; comet-lighttpd: \`tests/stack.sh lighttpd\`, external mode; comet-proxy: \`tests/stack.sh proxy\`, Apache mod_proxy_fcgi, external mode; comet-nginx: \`tests/stack.sh nginx\`, nginx fastcgi_pass with $(nproc) workers, external mode); Nchan: a private nginx from \`bench/nchan.conf.in\` ($(nproc) workers, Redis storage in the same Redis, buffer 1000 messages / 1 h like comet's history)."
         echo "- \`build/bench/loadgen\` (bench/loadgen.c): one process, epoll, every subscriber one connection. Each event carries a per-channel sequence number and its send time; latency = receive time - send time, publish request included. Lost = accepted publishes that a live subscriber had not received when the run ended (grace included): in flat-out runs mostly the backlog still queued, with comet also what a subscriber lagging more than the retained history (1000 events) missed; duplicated = received twice. Publishes unanswered = still waiting for the server's answer at the end."
         echo "- Memory: summed PSS (/proc/PID/smaps_rollup) of every process of the server (web server parent and children, comet.fcgi processes, comet-worker, Redis; nginx master and workers, Redis) before the clients connect and while they all wait, idle; per client = difference / clients. Redis is shared by both servers; its part is in parentheses. The totals move by a few MB between runs whatever the clients (Redis and the servers returning memory), so with a few hundred clients or fewer that noise shows in the per-client figure: read it from the largest scenarios."
         echo "- Ratios are comet / Nchan: above 1 means comet has more latency, more memory per client, or more deliveries per second."

@@ -67,7 +67,8 @@ struct waiter {
     char **held;          /* messages that came while the history was read */
     size_t nheld;
     char name[80];        /* member of the store's waiting set */
-    struct waiter *prev, *next;
+    int dirty;            /* has output queued that hub_flush will write */
+    struct waiter *prev, *next, *next_dirty;
 };
 
 struct conn {
@@ -86,10 +87,14 @@ static struct {
     struct channel *table[HUB_TABLE];
     struct waiter *all;
     struct waiter *grave; /* closed this round; freed after it, as epoll may still name them */
+    struct waiter *dirty; /* streams with output queued this round */
     long long retry_at, next_tick;
     int backoff;
     unsigned long seq;
     struct frame scratch, body;
+    struct frame event;   /* the last live event as framed for ev_kind, padding included */
+    int ev_kind;          /* -2: none (an iframe's callback makes each framing its own) */
+    struct cursor ev_id;
 } hub;
 
 static atomic_int hub_count;
@@ -302,13 +307,37 @@ static void waiter_answer(struct waiter *w, struct frame *json)
     waiter_end(w);
 }
 
-/* Sends what is in hub.scratch on a stream. Returns 0, or -1 once the waiter closed. */
-static int waiter_stream(struct waiter *w)
+/* Queues f on stream w. Written by hub_flush once this round's input is handled, so
+ * that the events of one Redis read reach a client in one write, not one each. */
+static void waiter_send(struct waiter *w, const struct frame *f)
+{
+    waiter_queue(w, 200, frame_content_type((enum frame_kind)w->kind), NULL, f->s, f->len);
+    if (!w->dirty) {
+        w->dirty = 1;
+        w->next_dirty = hub.dirty;
+        hub.dirty = w;
+    }
+}
+
+/* Pads what is in hub.scratch and queues it on stream w. */
+static void waiter_stream(struct waiter *w)
 {
     if (hub.cfg->sse_padding)
         frame_padding(&hub.scratch, (enum frame_kind)w->kind, (size_t)hub.cfg->sse_padding);
-    waiter_queue(w, 200, frame_content_type((enum frame_kind)w->kind), NULL, hub.scratch.s, hub.scratch.len);
-    return waiter_flush(w);
+    waiter_send(w, &hub.scratch);
+}
+
+/* Writes what this round queued on streams. Runs before hub_bury: a waiter closed
+ * meanwhile is still allocated, and skipped. */
+static void hub_flush(void)
+{
+    while (hub.dirty) {
+        struct waiter *w = hub.dirty;
+        hub.dirty = w->next_dirty;
+        w->dirty = 0;
+        if (w->state != W_CLOSED)
+            waiter_flush(w);
+    }
 }
 
 /* ---- waiters: life ---- */
@@ -459,15 +488,26 @@ static void waiter_event(struct waiter *w, struct cursor id, const char *env, si
     if (cursor_cmp(id, w->cursor) <= 0)
         return;
     w->cursor = id;
-    frame_reset(&hub.scratch);
     if (is_poll(w)) {
         frame_reset(&hub.body);
         frame_poll_begin(&hub.body);
         frame_poll_add(&hub.body, 0, env, len);
         waiter_answer(w, &hub.body);
-    } else if (frame_event(&hub.scratch, (enum frame_kind)w->kind, w->cb, env, len) == 0) {
-        waiter_stream(w);
+        return;
     }
+    /* Thousands of streams of one kind get the same bytes: frame them once. */
+    if (w->cb || hub.ev_kind != w->kind || cursor_cmp(hub.ev_id, id) != 0) {
+        frame_reset(&hub.event);
+        hub.ev_kind = -2;
+        if (frame_event(&hub.event, (enum frame_kind)w->kind, w->cb, env, len) < 0)
+            return;
+        if (hub.cfg->sse_padding)
+            frame_padding(&hub.event, (enum frame_kind)w->kind, (size_t)hub.cfg->sse_padding);
+        if (!w->cb)
+            hub.ev_kind = w->kind;
+        hub.ev_id = id;
+    }
+    waiter_send(w, &hub.event);
 }
 
 /* The read script answered for w. */
@@ -533,8 +573,7 @@ static void waiter_history(struct waiter *w, redisReply *r)
     } else {
         if (!full)
             frame_open(&hub.scratch, kind, w->cb, w->cursor);
-        if (waiter_stream(w) < 0)
-            return;
+        waiter_stream(w);
     }
     if (full) {
         waiter_read(w);
@@ -796,17 +835,17 @@ static void *hub_main(void *arg)
                 continue;
             hub_event(&evs[i]);
         }
-        hub_bury();
-        if (hub.retry_at < 0) {
-            hub_fail();
-            continue;
-        }
         now = wait_clock_ms();
         if (now >= hub.next_tick) {
             hub_tick(now);
             hub.next_tick = now + HUB_TICK_MS;
         }
+        hub_flush();
+        hub_bury();
+        if (hub.retry_at < 0)
+            hub_fail();
     }
+    hub_flush();
     hub_drain();
     hub_bury();
     return NULL;
@@ -818,6 +857,7 @@ int hub_start(const struct config *cfg)
     static struct io pipe_io = {IO_PIPE};
 
     hub.cfg = cfg;
+    hub.ev_kind = -2;
     if ((hub.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || pipe2(hub.pipe, O_CLOEXEC) < 0) {
         log_error("hub: %s", strerror(errno));
         return -1;

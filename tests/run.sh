@@ -16,8 +16,8 @@ export COMET_TEST_RUNS=$root/build/test-runs
 it_bins=${COMET_IT_BINS:-build/san}
 # Deployments it runs against (tests/lib/stack.mjs, COMET_IT_SERVER): Apache + mod_fcgid (one
 # request per process), lighttpd spawning comet.fcgi -e and comet.fcgi -s behind Apache
-# mod_proxy_fcgi (external mode). The client and browser suites run once, with the first.
-it_servers=${COMET_IT_SERVERS:-apache lighttpd proxy}
+# mod_proxy_fcgi and behind nginx (external mode). The client and browser suites run once, with the first.
+it_servers=${COMET_IT_SERVERS:-apache lighttpd proxy nginx}
 # Test files run at once by each node --test (each file starts its own stack).
 it_jobs=${COMET_IT_JOBS:-2}
 

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startStack, channelName, sleep, until, alive, cmpId, assertIncreasing, openSse, query, SERVER, EXTERNAL }
+import { startStack, channelName, sleep, until, alive, cmpId, assertIncreasing, openSse, query, SERVER, EXTERNAL, APART }
     from '../lib/stack.mjs';
 import { assertComplete, assertSseEnvelopes, assertJsonHeaders } from '../lib/checks.mjs';
 
@@ -343,7 +343,7 @@ test('SIGTERM with 100 polls and 100 streams waiting: every poll answers 200 wit
     } finally {
         for (const r of streams) r.close();
     }
-    if (SERVER === 'proxy') await s.restartWeb();
+    if (APART) await s.restartWeb();
     const ch = channelName('after');
     const p = s.poll({ channel: ch, since: 0, timeout: 20 });
     await s.publishIds({ channel: ch, data: 'after' });

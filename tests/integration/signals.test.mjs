@@ -5,7 +5,7 @@
 // depends on the deployment (COMET_IT_SERVER): each has its own test below.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, until, alive, SERVER, EXTERNAL } from '../lib/stack.mjs';
+import { startStack, channelName, sleep, until, alive, SERVER, EXTERNAL, APART } from '../lib/stack.mjs';
 import { assertJsonHeaders } from '../lib/checks.mjs';
 
 let s;
@@ -74,7 +74,7 @@ async function assertStillServes(what) {
 
 /** Nobody restarts `comet.fcgi -s` but its supervisor: the proxy deployment's is us. */
 async function superviseProxy() {
-    if (SERVER === 'proxy') await s.restartWeb();
+    if (APART) await s.restartWeb();
 }
 
 test('graceful restart (USR1 to Apache + mod_fcgid): a waiting poll answers 200 with its cursor, ' +
@@ -97,15 +97,15 @@ async () => {
     await assertStillServes('after the graceful restart');
 });
 
-test('graceful restart of the Apache in front (USR1, proxy): waiting requests stay with comet.fcgi and ' +
+test('graceful restart of the web server in front (Apache USR1, nginx HUP): waiting requests stay with comet.fcgi and ' +
     'still get the next event; comet.fcgi keeps running',
-{ timeout: 90000, skip: SERVER !== 'proxy' && 'mod_proxy_fcgi only' },
+{ timeout: 90000, skip: !APART && 'mod_proxy_fcgi and nginx only' },
 async () => {
     const { ch, poll, sse } = await waiters();
-    const apache = s.pid('apache');
+    const front = s.pid('web');
     const [fcgi] = s.fcgiPids();
     assert.ok(fcgi, 'no comet.fcgi process');
-    process.kill(apache, 'SIGUSR1');
+    process.kill(front, SERVER === 'nginx' ? 'SIGHUP' : 'SIGUSR1');
     try {
         // The new generation answers; the old one keeps its requests until they end.
         await sleep(1500);
@@ -115,7 +115,7 @@ async () => {
             } catch {
                 return false;
             }
-        }, 20000, 'Apache answering after its graceful restart');
+        }, 20000, 'the web server answering after its graceful restart');
         const [id] = await s.publishIds({ channel: ch, data: 'after restart' });
         const r = await poll;
         assert.equal(r.status, 200, `${r.status} ${r.text.slice(0, 300)}`);
@@ -126,7 +126,7 @@ async () => {
     } finally {
         sse.close();
     }
-    assert.ok(alive(apache), 'Apache died on a graceful restart');
+    assert.ok(alive(front), 'the web server died on a graceful restart');
     assert.deepEqual(s.fcgiPids(), [fcgi], 'comet.fcgi was restarted or a second one started');
     await assertStillServes('after the graceful restart');
 });

@@ -21,16 +21,19 @@ const HOST = '127.0.0.1';
  *   apache    Apache + mod_fcgid: one request per comet.fcgi process (the default)
  *   lighttpd  lighttpd spawning `comet.fcgi -e` (external mode: one process, the hub)
  *   proxy     `comet.fcgi -s DIR/comet.sock` on its own, Apache + mod_proxy_fcgi in front
+ *   nginx     `comet.fcgi -s DIR/comet.sock` on its own, nginx (fastcgi_pass) in front
  */
 export const SERVER = process.env.COMET_IT_SERVER || 'apache';
-if (!['apache', 'lighttpd', 'proxy'].includes(SERVER))
-    throw new Error(`COMET_IT_SERVER=${SERVER}: use apache, lighttpd or proxy`);
+if (!['apache', 'lighttpd', 'proxy', 'nginx'].includes(SERVER))
+    throw new Error(`COMET_IT_SERVER=${SERVER}: use apache, lighttpd, proxy or nginx`);
 /** True when comet.fcgi runs in external mode (one process holds every waiting request). */
 export const EXTERNAL = SERVER !== 'apache';
+/** True when comet.fcgi runs apart from the web server (its own pid file, fcgi.pid). */
+export const APART = SERVER === 'proxy' || SERVER === 'nginx';
 // The pid files (DIR/NAME.pid) a web node's stack.sh component writes, front first.
-const WEB_PARTS = { apache: ['apache'], lighttpd: ['lighttpd'], proxy: ['apache', 'fcgi'] }[SERVER];
+const WEB_PARTS = { apache: ['apache'], lighttpd: ['lighttpd'], proxy: ['apache', 'fcgi'], nginx: ['nginx', 'fcgi'] }[SERVER];
 // Component names whose pid files live in a web node's folder; 'web' is its front server.
-const WEB_NAMES = new Set(['apache', 'lighttpd', 'fcgi', 'web']);
+const WEB_NAMES = new Set(['apache', 'lighttpd', 'nginx', 'fcgi', 'web']);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -758,10 +761,10 @@ export async function startStack(opts = {}) {
 
     /**
      * Pids of the live comet.fcgi processes of web node i: mod_fcgid's children of its
-     * Apache, the `comet.fcgi -e` that its lighttpd spawned, or the one in fcgi.pid (proxy).
+     * Apache, the `comet.fcgi -e` that its lighttpd spawned, or the one in fcgi.pid (proxy, nginx).
      */
     s.fcgiPids = (instance = 0) => {
-        if (SERVER === 'proxy') {
+        if (APART) {
             const pid = s.pid('fcgi', instance);
             return pid && alive(pid) ? [pid] : [];
         }
@@ -820,7 +823,7 @@ export async function startStack(opts = {}) {
      * error.log (mod_fcgid), lighttpd.log (lighttpd's own output, which the comet.fcgi it
      * spawns inherits; error.log holds lighttpd's messages) or fcgi.log (proxy).
      */
-    s.fcgiLog = () => ({ apache: 'error.log', lighttpd: 'lighttpd.log', proxy: 'fcgi.log' })[SERVER];
+    s.fcgiLog = () => ({ apache: 'error.log', lighttpd: 'lighttpd.log', proxy: 'fcgi.log', nginx: 'fcgi.log' })[SERVER];
 
     /** Last bytes of a log file in the run folder of web node `instance` (for failure messages). */
     s.tail = (file = 'error.log', n = 2000, instance = 0) => {
