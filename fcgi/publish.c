@@ -83,10 +83,12 @@ static void batch_add(struct publish_batch *b, const char *channel, char *tail)
 }
 
 /* Checks one channel name of item i; returns it, or NULL with err set. */
-static const char *item_channel(json_t *v, size_t i, char *err, size_t errlen)
+static const char *item_channel(json_t *v, size_t i, const struct config *cfg, char *err, size_t errlen)
 {
-    if (!json_is_string(v) || !envelope_channel_valid(json_string_value(v), json_string_length(v))) {
-        snprintf(err, errlen, "item %zu: a channel name is 1 to 128 bytes of A-Z a-z 0-9 _ - . : / @", i);
+    if (!json_is_string(v) || !envelope_channel_valid(json_string_value(v), json_string_length(v)) ||
+        json_string_length(v) > (size_t)cfg->channel_max) {
+        snprintf(err, errlen, "item %zu: a channel name is 1 to %d bytes of A-Z a-z 0-9 _ - . : / @", i,
+                 cfg->channel_max);
         return NULL;
     }
     return json_string_value(v);
@@ -129,7 +131,7 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
     if (event)
         type = json_string_value(event);
     if (channel) {
-        if (!(names[n++] = item_channel(channel, i, err, errlen)))
+        if (!(names[n++] = item_channel(channel, i, cfg, err, errlen)))
             return -1;
     } else if (!json_is_array(channels) || json_array_size(channels) == 0 ||
                json_array_size(channels) > (size_t)cfg->max_channels) {
@@ -137,7 +139,7 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
         return -1;
     } else {
         json_array_foreach(channels, k, v) {
-            if (!(names[n] = item_channel(v, i, err, errlen)))
+            if (!(names[n] = item_channel(v, i, cfg, err, errlen)))
                 return -1;
             for (size_t j = 0; j < n; j++)
                 if (strcmp(names[j], names[n]) == 0) {
@@ -156,16 +158,45 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
     return 0;
 }
 
+/* 1 when no array or object in body[0..len) nests deeper than max, the outermost
+ * counting as 1. Counted before parsing, on the raw bytes (brackets inside strings
+ * skipped), so a deep body costs neither the parser's recursion nor its allocations. */
+static int depth_ok(const char *body, size_t len, int max)
+{
+    int depth = 0, in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if ((c == '[' || c == '{') && ++depth > max) {
+            return 0;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
 int publish_parse(const char *body, size_t len, const struct config *cfg,
                   struct publish_batch *out, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *item;
+    json_t *root = NULL, *item;
     size_t i;
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    if (!root) {
+    if (!depth_ok(body, len, cfg->max_depth)) {
+        snprintf(err, errlen, "the body nests arrays and objects deeper than %d levels", cfg->max_depth);
+        return -1;
+    }
+    if (!(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr))) {
         snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return -1;
     }
@@ -277,7 +308,7 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
     if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 ||
         !(body = publish_body(req, cfg, &len)))
         goto done;
-    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), 1, &q, err, sizeof err) < 0 ||
+    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
         publish_parse(body, len, cfg, &b, err, sizeof err) < 0) {
         reply_error(req->out, 400, NULL, "%s", err);
         goto done;

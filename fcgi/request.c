@@ -68,8 +68,7 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struc
     memset(q, 0, sizeof *q);
     if (!request_method(req, "GET"))
         return -1;
-    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), (size_t)cfg->max_channels, q, err,
-                    sizeof err) < 0) {
+    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, q, err, sizeof err) < 0) {
         reply_error(req->out, 400, NULL, "%s", err);
         return -1;
     }
