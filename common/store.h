@@ -5,6 +5,8 @@
  *   P h:CHANNEL    stream of a channel's retained events, entry id = event id
  *   P c:CHANNEL    pub/sub channel carrying each new envelope
  *   P reply:TOKEN  list where the worker confirms a ?wait=1 publish
+ *   P idem:KEY     hash of an Idempotency-Key: body fingerprint, event count, ids
+ *   P wa:ADDR      zset of one client address's waiting requests by deadline
  *   P lease        the active worker's token; P worker: its heartbeat hash
  *   P stats        counters; P waiting: zset of waiting requests by deadline */
 #ifndef COMET_STORE_H
@@ -27,6 +29,27 @@ void store_key(const struct config *cfg, const char *kind, const char *name, cha
  * error (c may be dead). */
 int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
                   char *const *tails, const char *reply_key);
+
+enum store_once_status { STORE_ONCE_NEW, STORE_ONCE_REPLAY, STORE_ONCE_CONFLICT };
+
+struct store_once {
+    enum store_once_status status;
+    long long n; /* events of the publish the key first came with */
+    char *ids;   /* its ids as a JSON array once the worker stored it, else NULL; caller frees */
+};
+
+/* store_enqueue under an Idempotency-Key (idem, already validated): in one atomic
+ * script, queues the entry and remembers the key for COMET_IDEMPOTENCY_TTL with the
+ * SHA-1 of print (what identifies the request), unless the key is known: then queues
+ * nothing and reports a replay (same print) or a conflict. Fills out; returns 0, or -1
+ * on a Redis error (c may be dead). */
+int store_enqueue_once(redisContext *c, const struct config *cfg, const char *idem, const char *print,
+                       size_t n, char *const *channels, char *const *tails, const char *reply_key,
+                       struct store_once *out);
+
+/* The ids the worker recorded for an Idempotency-Key: *ids is a new string (caller
+ * frees) or NULL when not stored yet. Returns 0, or -1 on a Redis error. */
+int store_once_ids(redisContext *c, const struct config *cfg, const char *idem, char **ids);
 
 /* Reads retained events of channels after since ("" for none, "0-0" from the oldest).
  * Returns the reply (caller frees): element 0 the last id, 1 truncated (0/1), then

@@ -3,6 +3,7 @@
  * confirmation. A rejected request touches nothing in Redis. */
 #include "publish.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,23 @@ static char *publish_body(FCGX_Request *req, const struct config *cfg, size_t *l
     return body;
 }
 
+/* The Idempotency-Key header: NULL when absent, else the key. Returns 0, or -1 after
+ * answering 400 for a malformed key. */
+static int publish_idem(FCGX_Request *req, const char **key)
+{
+    const char *h = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", req->envp);
+    size_t len = h ? strlen(h) : 0;
+
+    *key = h;
+    if (!h)
+        return 0;
+    if (len >= 1 && len <= PUBLISH_IDEM_MAX && strspn(h, PUBLISH_IDEM_CHARS) == len)
+        return 0;
+    reply_error(req->out, 400, NULL, "Idempotency-Key: 1 to %d bytes of A-Z a-z 0-9 - _ . : + / =",
+                PUBLISH_IDEM_MAX);
+    return -1;
+}
+
 /* ?wait=1: waits for the worker to push the ids of this publish. Answers 200 with
  * them, or 202 unconfirmed when no worker answered in time. */
 static void publish_wait(FCGX_Request *req, const struct config *cfg, redisContext *c,
@@ -295,17 +313,66 @@ static void publish_wait(FCGX_Request *req, const struct config *cfg, redisConte
         freeReplyObject(r);
 }
 
+/* Answers a retry of an earlier publish with the first one's answer: 202 accepted,
+ * or with ?wait=1 its ids once the worker has stored it (waiting for them as the
+ * first would have). */
+static void publish_replay(FCGX_Request *req, const struct config *cfg, redisContext *c, const char *idem,
+                           const struct query *q, struct store_once *once)
+{
+    static const char replayed[] = "Idempotent-Replayed: true\r\n";
+    long long until = store_now_ms() + cfg->publish_wait * 1000LL;
+    json_t *ids = NULL;
+
+    while (q->wait && !once->ids && store_now_ms() < until) {
+        poll(NULL, 0, 100);
+        if (store_once_ids(c, cfg, idem, &once->ids) < 0) {
+            conn_drop();
+            reply_unavailable(req->out);
+            return;
+        }
+    }
+    if (q->wait && once->ids && (ids = json_loads(once->ids, 0, NULL)))
+        reply_json(req->out, 200, json_pack("{s:o}", "ids", ids), replayed);
+    else if (q->wait)
+        reply_json(req->out, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)once->n, "confirmed", 0), replayed);
+    else
+        reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)once->n), replayed);
+}
+
+/* Queues the batch, under its Idempotency-Key when there is one; answers a replay or
+ * a conflict itself. Returns 1 when queued anew, 0 when answered, -1 on a Redis error. */
+static int publish_queue(FCGX_Request *req, const struct config *cfg, redisContext *c, const char *idem,
+                         const char *print, const struct query *q, const struct publish_batch *b,
+                         const char *reply_key)
+{
+    struct store_once once;
+    int rc;
+
+    if (!idem)
+        return store_enqueue(c, cfg, b->n, b->channels, b->tails, reply_key) < 0 ? -1 : 1;
+    if (store_enqueue_once(c, cfg, idem, print, b->n, b->channels, b->tails, reply_key, &once) < 0)
+        return -1;
+    rc = once.status == STORE_ONCE_NEW;
+    if (once.status == STORE_ONCE_CONFLICT)
+        reply_error(req->out, 422, NULL, "Idempotency-Key: already used for a different request");
+    else if (once.status == STORE_ONCE_REPLAY)
+        publish_replay(req, cfg, c, idem, q, &once);
+    free(once.ids);
+    return rc;
+}
+
 void publish_handle(FCGX_Request *req, const struct config *cfg)
 {
     struct publish_batch b = {0};
     struct query q = {0};
     char err[512], reply_key[STORE_KEY_MAX], token[33];
+    const char *idem = NULL, *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
     redisContext *c = NULL;
-    char *body = NULL;
+    char *body = NULL, *print = NULL;
     size_t len = 0;
-    int keyed;
+    int keyed, queued;
 
-    if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 ||
+    if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 || publish_idem(req, &idem) < 0 ||
         !(body = publish_body(req, cfg, &len)))
         goto done;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
@@ -321,16 +388,27 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
             snprintf(token + 2 * i, 3, "%02x", (unsigned)rand() & 0xff);
         store_key(cfg, "reply:", token, reply_key);
     }
-    if (!c || store_enqueue(c, cfg, b.n, b.channels, b.tails, q.wait ? reply_key : NULL) < 0) {
+    if (idem) {
+        /* Who publishes is part of the request: a keyless retry from another address
+         * is another request. A valid JSON body holds no NUL byte. */
+        int head;
+        print = xmalloc(len + 80);
+        head = snprintf(print, 80, "%.64s\n", keyed ? "key" : addr ? addr : "-");
+        memcpy(print + head, body, len);
+        print[head + len] = 0;
+    }
+    queued = c ? publish_queue(req, cfg, c, idem, print, &q, &b, q.wait ? reply_key : NULL) : -1;
+    if (queued < 0) {
         conn_drop();
         reply_unavailable(req->out);
-    } else if (q.wait) {
+    } else if (queued && q.wait) {
         publish_wait(req, cfg, c, reply_key, b.n);
-    } else {
+    } else if (queued) {
         reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
     }
 done:
     free(body);
+    free(print);
     query_free(&q);
     publish_batch_free(&b);
 }
