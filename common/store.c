@@ -41,6 +41,21 @@ static struct script once_script = {
     "redis.call('HSET', KEYS[2], 'fp', fp, 'n', ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[1])\n"
     "return {'new', ARGV[3], ''}\n", ""};
+/* Admits a waiting request of one client address: drops the members whose deadline
+ * passed (left by killed processes too), then adds this one unless the limit is
+ * reached. KEYS: the address's zset. ARGV: now ms, deadline ms, member, limit.
+ * Returns 0, or the ms until the earliest deadline when full. */
+static struct script admit_script = {
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then\n"
+    "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "  return math.max(1, tonumber(first[2]) - tonumber(ARGV[1]))\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) - tonumber(ARGV[1]) then\n"
+    "  redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return 0\n", ""};
 static struct script release_script = {
     "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
     "return 0\n", ""};
@@ -468,6 +483,47 @@ int store_waiting(redisContext *c, const struct config *cfg, const char *member,
         r = redis_ok(c, 3, (const char *[]){"ZREM", key, member}, NULL);
     }
     if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+void store_addr_key(const struct config *cfg, const char *addr, char *out)
+{
+    char name[72];
+
+    snprintf(name, sizeof name, "%.64s", addr && *addr ? addr : "-");
+    store_key(cfg, "wa:", name, out);
+}
+
+long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
+                      long long deadline_ms)
+{
+    char key[STORE_KEY_MAX], now[24], until[24], limit[16];
+    redisReply *r;
+    long long rc = -1;
+
+    store_addr_key(cfg, addr, key);
+    snprintf(now, sizeof now, "%lld", store_now_ms());
+    snprintf(until, sizeof until, "%lld", deadline_ms);
+    snprintf(limit, sizeof limit, "%d", cfg->max_waiting_addr);
+    r = store_eval_ok(c, &admit_script, 8, (const char *[]){NULL, NULL, "1", key, now, until, member, limit},
+                      NULL);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member)
+{
+    char key[STORE_KEY_MAX];
+    redisReply *r;
+
+    store_addr_key(cfg, addr, key);
+    if (!(r = redis_ok(c, 3, (const char *[]){"ZREM", key, member}, NULL)))
         return -1;
     freeReplyObject(r);
     return 0;

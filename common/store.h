@@ -96,6 +96,18 @@ void store_lease_release(redisContext *c, const struct config *cfg, const char *
 int store_waiting(redisContext *c, const struct config *cfg, const char *member,
                   long long deadline_ms);
 
+/* The key of client address addr's waiting set (for pipelined callers). */
+void store_addr_key(const struct config *cfg, const char *addr, char *out);
+
+/* Admits one more waiting request (member, counted until deadline_ms, wall clock)
+ * from client address addr, unless addr already has COMET_MAX_WAITING_PER_ADDR whose
+ * deadline has not passed, across all nodes. Returns 0 when admitted, else the
+ * milliseconds until the earliest of them ends at the latest; -1 on a Redis error.
+ * store_leave takes an admitted member out again (0 or -1). */
+long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
+                      long long deadline_ms);
+int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
+
 /* Counts one more request from who in the current minute. Returns the count so far
  * this minute (including this one), or -1 on error. */
 long long store_rate(redisContext *c, const struct config *cfg, const char *who);

@@ -81,6 +81,15 @@ void reply_error(FCGX_Stream *out, int status, const char *extra, const char *fm
     reply_json(out, status, json_pack("{s:s}", "error", msg), extra);
 }
 
+void reply_waiting_full(FCGX_Stream *out, long long retry_ms)
+{
+    char retry[40];
+    long long secs = (retry_ms + 999) / 1000;
+
+    snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", secs < 1 ? 1 : secs > 30 ? 30 : secs);
+    reply_error(out, 429, retry, "too many waiting requests from your address; close one or retry later");
+}
+
 void reply_unavailable(FCGX_Stream *out)
 {
     reply_error(out, 503, "Retry-After: 1\r\n", "the event store (Redis) is unreachable; retry shortly");
