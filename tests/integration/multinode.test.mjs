@@ -124,3 +124,27 @@ test('a different COMET_PREFIX on the same Redis sees none of the other site\'s 
         assert.ok(s0.published >= 2);
         assert.equal(s2.worker.alive, true);
     });
+
+test('prefixes also separate waiting counts (stats and per address) and Idempotency-Keys', { timeout: 40000 },
+    async () => {
+        const ch = channelName('sep');
+        const base0 = (await s.stats(0)).waiting;
+        const base2 = (await s.stats(2)).waiting;
+        const sse = s.sse({ channel: ch }, { instance: 0 });
+        try {
+            await sse.waitOpen(5000);
+            await until(async () => (await s.stats(0)).waiting === base0 + 1, 5000, 'the stream counted');
+            assert.equal((await s.stats(2)).waiting, base2, 'the other site counts this site\'s stream');
+            assert.ok(Number(await s.redis('ZCARD', 'comet:wa:127.0.0.1')) >= 1);
+            assert.equal(await s.redis('EXISTS', `${OTHER}wa:127.0.0.1`), '0');
+        } finally {
+            sse.close();
+        }
+        const key = `sep-${ch}`;
+        for (const instance of [0, 2]) {
+            const r = await s.publish({ channel: ch, data: instance }, { instance, headers: { 'Idempotency-Key': key } });
+            assert.equal(r.status, 202, r.text);
+            assert.equal(r.headers['idempotent-replayed'], undefined, `site ${instance} saw the other's key`);
+        }
+        assert.equal(await s.redis('EXISTS', `comet:idem:${key}`, `${OTHER}idem:${key}`), '2');
+    });
