@@ -6,7 +6,7 @@
 // nothing written under the prefix; the server keeps serving. Runs against build/san.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, request, query, until } from '../lib/stack.mjs';
+import { startStack, channelName, request, query, until, SERVER } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 
 const ORIGIN = 'https://app.example';
@@ -39,8 +39,15 @@ async function assertNothingChanged(what) {
     const now = await settled();
     assert.deepEqual(now, baseline, `${what}: something was published or stored`);
 }
-/** A bad answer: the status, a JSON error, and none of the input (MARK) reflected. */
-function assertBad(r, status, what) {
+/**
+ * A bad answer: the status, a JSON error, and none of the input (MARK) reflected. lighttpd
+ * refuses a URL with an encoded CR or LF itself (its own HTML 400) before comet.fcgi sees it.
+ */
+function assertBad(r, status, what, urlHasCtl = false) {
+    if (SERVER === 'lighttpd' && urlHasCtl && !r.json) {
+        assert.equal(r.status, 400, what);
+        return;
+    }
     assertError(r, status, what);
     assert.ok(!r.text.includes(MARK), `${what}: the input is reflected: ${r.text}`);
 }
@@ -100,9 +107,10 @@ const waitingEndpoints = [['poll', { timeout: 1 }], ['poll', { timeout: 1, callb
     ['stream', {}], ['iframe', { callback: 'cb' }]];
 /** GETs every waiting endpoint with params (and headers); each must answer status at once. */
 async function assertAllRefuse(params, status, what, headers = {}) {
+    const crlf = Object.values(params).flat().some((v) => /[\r\n]/.test(String(v)));
     for (const [ep, extra] of waitingEndpoints) {
         const url = `${s.url()}/${ep}${query({ ...extra, ...params })}`;
-        assertBad(await request(url, { headers, timeoutMs: 10000 }), status, `${ep} with ${what}`);
+        assertBad(await request(url, { headers, timeoutMs: 10000 }), status, `${ep} with ${what}`, crlf);
     }
 }
 
@@ -118,7 +126,7 @@ test('subscribe queries: overlong query string, too many channels, bad names →
         const raw = await request(`${s.url()}/poll?channel=${ch}&since=%zz${MARK}`, { timeoutMs: 10000 });
         assertBad(raw, 400, 'a broken %-escape');
         const nul = await request(`${s.url()}/poll?channel=${ch}%00x`, { timeoutMs: 10000 });
-        assertBad(nul, 400, 'a NUL byte');
+        assertBad(nul, 400, 'a NUL byte', true); // lighttpd refuses encoded control bytes too
     });
 
 test('bad cursors (since, lastEventId) and Last-Event-ID garbage → 400 everywhere', { timeout: 60000 }, async () => {
@@ -129,7 +137,7 @@ test('bad cursors (since, lastEventId) and Last-Event-ID garbage → 400 everywh
         for (const [ep, extra] of waitingEndpoints.filter(([e]) => e !== 'poll')) {
             const q = await request(`${s.url()}/${ep}${query({ channel: ch, lastEventId: c, ...extra })}`,
                 { timeoutMs: 10000 });
-            assertBad(q, 400, `${ep} lastEventId=${JSON.stringify(c)}`);
+            assertBad(q, 400, `${ep} lastEventId=${JSON.stringify(c)}`, /[\r\n]/.test(c));
             if (/[\r\n]|^ /.test(c)) continue; // not sendable as a header, or trimmed on the way
             const h = await request(`${s.url()}/${ep}${query({ channel: ch, ...extra })}`,
                 { headers: { 'Last-Event-ID': c }, timeoutMs: 10000 });
