@@ -27,6 +27,16 @@ UNIT = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
 # Objects with main() are left out of what unit tests link against.
 FCGI_LIB = $(filter-out $(B)/fcgi/main.o,$(FCGI))
 
+# libFuzzer targets (tests/fuzz/*.c) over the real parsers: every object recompiled by
+# clang with the fuzzer's coverage and ASan/UBSan into build/fuzz/, linked with $(LIBS).
+CLANG ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -MMD -MP -Icommon -Ifcgi -Ibuild \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+FUZZ_LIB = $(patsubst %.c,build/fuzz/%.o,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c)) $(wildcard common/*.c))
+
 all: $(B)/comet.fcgi $(B)/comet-worker
 
 $(B)/comet.fcgi: $(FCGI) $(COMMON)
@@ -43,6 +53,14 @@ $(B)/%.o: %.c build/store_scripts.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+build/fuzz/%.o: %.c build/store_scripts.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
 # The store's Lua scripts become C string constants.
 build/store_scripts.h: common/store_write.lua common/store_read.lua
 	@mkdir -p build
@@ -58,9 +76,18 @@ deps:
 
 unit: $(UNIT)
 
+fuzz-build: $(FUZZ)
+# Kept between builds: make would delete them as intermediates of the chained rules.
+.SECONDARY: $(FUZZ_LIB)
+
+# Each target for FUZZ_SECONDS on a copy of its committed corpus.
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 test: deps
 	$(MAKE) all unit
 	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) fuzz-build
 	tests/run.sh
 
 run: deps all
@@ -78,5 +105,5 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps unit test run bench install clean
+.PHONY: all deps unit fuzz-build fuzz test run bench install clean
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -27,6 +27,11 @@ struct config {
     int max_body;               /* bytes of a publish body */
     int max_batch;              /* events in one publish */
     int max_channels;           /* channels in one subscribe or publish */
+    int channel_max;            /* bytes of a channel name (at most ENVELOPE_CHANNEL_MAX) */
+    int max_depth;              /* nesting of arrays and objects in a publish body */
+    int max_query;              /* bytes of a subscribe query string */
+    int max_waiting_addr;       /* waiting requests per client address, all nodes; 0: no limit */
+    int idempotency_ttl;        /* seconds an Idempotency-Key is remembered */
     int publish_wait;           /* seconds ?wait=1 waits for the worker */
     int worker_lease;           /* seconds a worker's lease lasts without renewal */
     const char *cors_origins;   /* origins allowed cross-origin, comma-separated patterns */

@@ -26,6 +26,36 @@ static struct script hold_script = {
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "redis.call('HSET', KEYS[2], 'heartbeat', ARGV[3], 'worker', ARGV[1])\n"
     "return 1\n", ""};
+/* An idempotent publish: queues the entry and remembers the key with the body's
+ * fingerprint, unless the key is known (then answers what it holds), all at once.
+ * KEYS: inbox, idem hash. ARGV: ttl ms, fingerprint source, event count, then the
+ * entry's fields. */
+static struct script once_script = {
+    "local fp = redis.sha1hex(ARGV[2])\n"
+    "local cur = redis.call('HMGET', KEYS[2], 'fp', 'n', 'ids')\n"
+    "if cur[1] then\n"
+    "  if cur[1] ~= fp then return {'conflict', '0', ''} end\n"
+    "  return {'replay', cur[2], cur[3] or ''}\n"
+    "end\n"
+    "redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))\n"
+    "redis.call('HSET', KEYS[2], 'fp', fp, 'n', ARGV[3])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[1])\n"
+    "return {'new', ARGV[3], ''}\n", ""};
+/* Admits a waiting request of one client address: drops the members whose deadline
+ * passed (left by killed processes too), then adds this one unless the limit is
+ * reached. KEYS: the address's zset. ARGV: now ms, deadline ms, member, limit.
+ * Returns 0, or the ms until the earliest deadline when full. */
+static struct script admit_script = {
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then\n"
+    "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "  return math.max(1, tonumber(first[2]) - tonumber(ARGV[1]))\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) - tonumber(ARGV[1]) then\n"
+    "  redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return 0\n", ""};
 static struct script release_script = {
     "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
     "return 0\n", ""};
@@ -87,11 +117,31 @@ static redisReply *store_eval_ok(redisContext *c, struct script *s, int argc, co
     return r;
 }
 
+/* Appends an inbox entry's fields to argv at *argc: the marks, then a channel and a
+ * tail per event. "!" and "?" cannot be channel names, so they mark the reply key
+ * and the idempotency key among the fields. */
+static void entry_fields(const char **argv, size_t *argc, size_t n, char *const *channels,
+                         char *const *tails, const char *reply_key, const char *idem_key)
+{
+    if (reply_key) {
+        argv[(*argc)++] = "!";
+        argv[(*argc)++] = reply_key;
+    }
+    if (idem_key) {
+        argv[(*argc)++] = "?";
+        argv[(*argc)++] = idem_key;
+    }
+    for (size_t i = 0; i < n; i++) {
+        argv[(*argc)++] = channels[i];
+        argv[(*argc)++] = tails[i];
+    }
+}
+
 int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
                   char *const *tails, const char *reply_key)
 {
-    size_t argc = 0, max = 5 + 2 * n;
-    const char **argv = xmalloc(max * sizeof *argv);
+    size_t argc = 0;
+    const char **argv = xmalloc((5 + 2 * n) * sizeof *argv);
     char inbox[STORE_KEY_MAX];
     redisReply *r;
 
@@ -99,19 +149,65 @@ int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *con
     argv[argc++] = "XADD";
     argv[argc++] = inbox;
     argv[argc++] = "*";
-    if (reply_key) {
-        /* "!" cannot be a channel name, so it marks the reply key among the fields. */
-        argv[argc++] = "!";
-        argv[argc++] = reply_key;
-    }
-    for (size_t i = 0; i < n; i++) {
-        argv[argc++] = channels[i];
-        argv[argc++] = tails[i];
-    }
+    entry_fields(argv, &argc, n, channels, tails, reply_key, NULL);
     r = redis_ok(c, (int)argc, argv, NULL);
     free(argv);
     if (!r)
         return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int store_enqueue_once(redisContext *c, const struct config *cfg, const char *idem, const char *print,
+                       size_t n, char *const *channels, char *const *tails, const char *reply_key,
+                       struct store_once *out)
+{
+    size_t argc = 2;
+    const char **argv = xmalloc((16 + 2 * n) * sizeof *argv);
+    char inbox[STORE_KEY_MAX], key[STORE_KEY_MAX], ttl[24], count[24];
+    redisReply *r;
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    store_key(cfg, "inbox", "", inbox);
+    store_key(cfg, "idem:", idem, key);
+    snprintf(ttl, sizeof ttl, "%lld", cfg->idempotency_ttl * 1000LL);
+    snprintf(count, sizeof count, "%zu", n);
+    argv[argc++] = "2";
+    argv[argc++] = inbox;
+    argv[argc++] = key;
+    argv[argc++] = ttl;
+    argv[argc++] = print;
+    argv[argc++] = count;
+    entry_fields(argv, &argc, n, channels, tails, reply_key, key);
+    r = store_eval_ok(c, &once_script, (int)argc, argv, NULL);
+    free(argv);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_STRING) {
+        out->status = strcmp(r->element[0]->str, "new") == 0      ? STORE_ONCE_NEW
+                      : strcmp(r->element[0]->str, "replay") == 0 ? STORE_ONCE_REPLAY
+                                                                  : STORE_ONCE_CONFLICT;
+        out->n = atoll(r->element[1]->str);
+        out->ids = r->element[2]->len ? xstrdup(r->element[2]->str) : NULL;
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_once_ids(redisContext *c, const struct config *cfg, const char *idem, char **ids)
+{
+    char key[STORE_KEY_MAX];
+    redisReply *r;
+
+    *ids = NULL;
+    store_key(cfg, "idem:", idem, key);
+    if (!(r = redis_ok(c, 3, (const char *[]){"HGET", key, "ids"}, NULL)))
+        return -1;
+    if (r->type == REDIS_REPLY_STRING)
+        *ids = xstrdup(r->str);
     freeReplyObject(r);
     return 0;
 }
@@ -270,7 +366,7 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
                 const redisReply *entry, int *lost)
 {
     const redisReply *id, *fields;
-    const char *reply_key = "";
+    const char *reply_key = "", *idem_key = "";
     const char **argv;
     size_t *lens, argc, nev = 0;
     char (*keys)[STORE_KEY_MAX];
@@ -285,7 +381,7 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
     fields = entry->element[1];
     if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
         return -1;
-    /* 9 fixed arguments, then per event a key, a channel and a tail. */
+    /* 10 fixed arguments, then per event a key, a channel and a tail. */
     argv = xmalloc((3 * fields->elements / 2 + 16) * sizeof *argv);
     lens = xmalloc((3 * fields->elements / 2 + 16) * sizeof *lens);
     keys = xmalloc((fields->elements / 2 + 4) * sizeof *keys);
@@ -296,6 +392,8 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
     for (size_t i = 0; i < fields->elements; i += 2) {
         if (strcmp(fields->element[i]->str, "!") == 0)
             reply_key = fields->element[i + 1]->str;
+        else if (strcmp(fields->element[i]->str, "?") == 0)
+            idem_key = fields->element[i + 1]->str;
         else
             store_key(cfg, "h:", fields->element[i]->str, keys[4 + nev++]);
     }
@@ -313,10 +411,11 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
     argv[argc++] = age;
     argv[argc++] = reply_key;
     argv[argc++] = pubsub;
+    argv[argc++] = idem_key;
     for (size_t i = 2; i < argc; i++) /* store_eval fills in the first two */
         lens[i] = strlen(argv[i]);
     for (size_t i = 0; i < fields->elements; i += 2) {
-        if (strcmp(fields->element[i]->str, "!") == 0)
+        if (strcmp(fields->element[i]->str, "!") == 0 || strcmp(fields->element[i]->str, "?") == 0)
             continue;
         for (size_t k = 0; k < 2; k++) {
             lens[argc] = fields->element[i + k]->len;
@@ -384,6 +483,47 @@ int store_waiting(redisContext *c, const struct config *cfg, const char *member,
         r = redis_ok(c, 3, (const char *[]){"ZREM", key, member}, NULL);
     }
     if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+void store_addr_key(const struct config *cfg, const char *addr, char *out)
+{
+    char name[72];
+
+    snprintf(name, sizeof name, "%.64s", addr && *addr ? addr : "-");
+    store_key(cfg, "wa:", name, out);
+}
+
+long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
+                      long long deadline_ms)
+{
+    char key[STORE_KEY_MAX], now[24], until[24], limit[16];
+    redisReply *r;
+    long long rc = -1;
+
+    store_addr_key(cfg, addr, key);
+    snprintf(now, sizeof now, "%lld", store_now_ms());
+    snprintf(until, sizeof until, "%lld", deadline_ms);
+    snprintf(limit, sizeof limit, "%d", cfg->max_waiting_addr);
+    r = store_eval_ok(c, &admit_script, 8, (const char *[]){NULL, NULL, "1", key, now, until, member, limit},
+                      NULL);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member)
+{
+    char key[STORE_KEY_MAX];
+    redisReply *r;
+
+    store_addr_key(cfg, addr, key);
+    if (!(r = redis_ok(c, 3, (const char *[]){"ZREM", key, member}, NULL)))
         return -1;
     freeReplyObject(r);
     return 0;

@@ -5,6 +5,8 @@
  *   P h:CHANNEL    stream of a channel's retained events, entry id = event id
  *   P c:CHANNEL    pub/sub channel carrying each new envelope
  *   P reply:TOKEN  list where the worker confirms a ?wait=1 publish
+ *   P idem:KEY     hash of an Idempotency-Key: body fingerprint, event count, ids
+ *   P wa:ADDR      zset of one client address's waiting requests by deadline
  *   P lease        the active worker's token; P worker: its heartbeat hash
  *   P stats        counters; P waiting: zset of waiting requests by deadline */
 #ifndef COMET_STORE_H
@@ -27,6 +29,27 @@ void store_key(const struct config *cfg, const char *kind, const char *name, cha
  * error (c may be dead). */
 int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
                   char *const *tails, const char *reply_key);
+
+enum store_once_status { STORE_ONCE_NEW, STORE_ONCE_REPLAY, STORE_ONCE_CONFLICT };
+
+struct store_once {
+    enum store_once_status status;
+    long long n; /* events of the publish the key first came with */
+    char *ids;   /* its ids as a JSON array once the worker stored it, else NULL; caller frees */
+};
+
+/* store_enqueue under an Idempotency-Key (idem, already validated): in one atomic
+ * script, queues the entry and remembers the key for COMET_IDEMPOTENCY_TTL with the
+ * SHA-1 of print (what identifies the request), unless the key is known: then queues
+ * nothing and reports a replay (same print) or a conflict. Fills out; returns 0, or -1
+ * on a Redis error (c may be dead). */
+int store_enqueue_once(redisContext *c, const struct config *cfg, const char *idem, const char *print,
+                       size_t n, char *const *channels, char *const *tails, const char *reply_key,
+                       struct store_once *out);
+
+/* The ids the worker recorded for an Idempotency-Key: *ids is a new string (caller
+ * frees) or NULL when not stored yet. Returns 0, or -1 on a Redis error. */
+int store_once_ids(redisContext *c, const struct config *cfg, const char *idem, char **ids);
 
 /* Reads retained events of channels after since ("" for none, "0-0" from the oldest).
  * Returns the reply (caller frees): element 0 the last id, 1 truncated (0/1), then
@@ -72,6 +95,18 @@ void store_lease_release(redisContext *c, const struct config *cfg, const char *
 /* Registers a waiting request until deadline_ms, or removes it when deadline_ms is 0. */
 int store_waiting(redisContext *c, const struct config *cfg, const char *member,
                   long long deadline_ms);
+
+/* The key of client address addr's waiting set (for pipelined callers). */
+void store_addr_key(const struct config *cfg, const char *addr, char *out);
+
+/* Admits one more waiting request (member, counted until deadline_ms, wall clock)
+ * from client address addr, unless addr already has COMET_MAX_WAITING_PER_ADDR whose
+ * deadline has not passed, across all nodes. Returns 0 when admitted, else the
+ * milliseconds until the earliest of them ends at the latest; -1 on a Redis error.
+ * store_leave takes an admitted member out again (0 or -1). */
+long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
+                      long long deadline_ms);
+int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
 
 /* Counts one more request from who in the current minute. Returns the count so far
  * this minute (including this one), or -1 on error. */

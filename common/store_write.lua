@@ -3,7 +3,8 @@
 -- Runs atomically, so "stored" and "acknowledged" cannot be separated by a crash.
 -- KEYS: inbox, last id, lease, stats, then one history key per event.
 -- ARGV: lease token, entry id, history size, history age (ms), reply key or "",
---       pub/sub channel prefix, then a channel name and an envelope tail per event.
+--       pub/sub channel prefix, idempotency hash or "", then a channel name and an
+--       envelope tail per event.
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('NOTLEADER this worker no longer holds the lease')
 end
@@ -30,7 +31,7 @@ local ids = {}
 for i = 5, #KEYS do
   if now > ms then ms, n = now, 0 else n = n + 1 end
   local id = string.format('%.0f-%.0f', ms, n)
-  local j = 7 + (i - 5) * 2
+  local j = 8 + (i - 5) * 2
   local env = '{"id":"' .. id .. '",' .. ARGV[j + 1]
   local key = KEYS[i]
   -- Trimming by hand, so the newest trimmed id is known: Redis 7.0 records it only
@@ -66,5 +67,9 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 if ARGV[5] ~= '' then
   redis.call('RPUSH', ARGV[5], cjson.encode(ids))
   redis.call('EXPIRE', ARGV[5], 300)
+end
+-- A retry with the same Idempotency-Key answers with these ids while the key is kept.
+if ARGV[7] ~= '' and redis.call('EXISTS', ARGV[7]) == 1 then
+  redis.call('HSET', ARGV[7], 'ids', cjson.encode(ids))
 end
 return ids

@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "envelope.h"
 #include "frame.h"
 #include "log.h"
@@ -66,7 +67,8 @@ struct waiter {
     struct frame out;     /* records not yet written */
     char **held;          /* messages that came while the history was read */
     size_t nheld;
-    char name[80];        /* member of the store's waiting set */
+    char name[128];       /* member of the store's waiting sets */
+    char *addr;           /* client address whose set holds name (admitted), or NULL */
     int dirty;            /* has output queued that hub_flush will write */
     struct waiter *prev, *next, *next_dirty;
 };
@@ -90,7 +92,6 @@ static struct {
     struct waiter *dirty; /* streams with output queued this round */
     long long retry_at, next_tick;
     int backoff;
-    unsigned long seq;
     struct frame scratch, body;
     struct frame event;   /* the last live event as framed for ev_kind, padding included */
     int ev_kind;          /* -2: none (an iframe's callback makes each framing its own) */
@@ -353,6 +354,7 @@ static void waiter_free(struct waiter *w)
     free(w->slot);
     free(w->cb);
     free(w->cors);
+    free(w->addr);
     free(w);
 }
 
@@ -386,10 +388,15 @@ static void waiter_close(struct waiter *w)
         w->next->prev = w->prev;
     epoll_ctl(hub.ep, EPOLL_CTL_DEL, w->fd, NULL);
     close(w->fd);
-    if (w->name[0] && hub.cmd.c) {
+    if (hub.cmd.c) {
         store_key(hub.cfg, "waiting", "", key);
         redisAppendCommandArgv(hub.cmd.c, 3, (const char *[]){"ZREM", key, w->name}, NULL);
         queue_push(NULL);
+        if (w->addr) {
+            store_addr_key(hub.cfg, w->addr, key);
+            redisAppendCommandArgv(hub.cmd.c, 3, (const char *[]){"ZREM", key, w->name}, NULL);
+            queue_push(NULL);
+        }
         if (conn_flush(&hub.cmd) < 0)
             hub.retry_at = -1; /* noticed by the loop: not from inside a waiter's close */
     }
@@ -451,7 +458,6 @@ static void waiter_adopt(struct waiter *w)
         return;
     }
     w->deadline = now + 1000LL * w->deadline;
-    snprintf(w->name, sizeof w->name, "hub:%d:%lu", (int)getpid(), ++hub.seq);
     waiter_attach(w);
     if (conn_flush(&hub.sub) < 0) {
         hub_fail();
@@ -875,12 +881,31 @@ int hub_start(const struct config *cfg)
     return 0;
 }
 
+/* Takes a place among the client address's waiting requests, on the accept thread's
+ * own connection: the answer is needed before the request is handed over. Returns 0,
+ * or -1 after answering 429 or 503. */
+static int hub_admit(FCGX_Request *req, const struct config *cfg, const char *name, int seconds)
+{
+    redisContext *c = conn_get(cfg);
+    long long rc = c ? store_admit(c, cfg, FCGX_GetParam("REMOTE_ADDR", req->envp), name,
+                                   store_now_ms() + seconds * 1000LL + 5000) : -1;
+
+    if (rc > 0)
+        reply_waiting_full(req->out, rc);
+    if (rc < 0) {
+        conn_drop();
+        reply_unavailable(req->out);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *cors)
 {
     struct query q;
     struct waiter *w;
     size_t size = 0;
-    char *p;
+    char *p, name[128];
+    int seconds;
 
     if (request_waiting(req, cfg, kind, &q) < 0) {
         query_free(&q);
@@ -888,6 +913,12 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     }
     if (atomic_load(&hub_count) >= cfg->max_waiting) {
         reply_error(req->out, 503, "Retry-After: 5\r\n", "this server holds its most waiting requests");
+        query_free(&q);
+        return 0;
+    }
+    seconds = kind == REQUEST_POLL ? request_timeout(cfg, &q) : cfg->sse_lifetime;
+    wait_name(name, sizeof name);
+    if (cfg->max_waiting_addr && hub_admit(req, cfg, name, seconds) < 0) {
         query_free(&q);
         return 0;
     }
@@ -899,6 +930,11 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     w->fd = req->ipcFd;
     w->id = req->requestId;
     w->kind = kind;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    if (cfg->max_waiting_addr) {
+        const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
+        w->addr = xstrdup(addr ? addr : "");
+    }
     w->cb = q.callback ? xstrdup(q.callback) : NULL;
     w->cors = cors && *cors ? xstrdup(cors) : NULL;
     w->nch = q.nchannels;
@@ -911,7 +947,7 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     w->has_since = q.has_since;
     w->cursor = q.since;
     /* Seconds until now; waiter_adopt makes it a deadline on the hub's clock. */
-    w->deadline = kind == REQUEST_POLL ? request_timeout(cfg, &q) : cfg->sse_lifetime;
+    w->deadline = seconds;
     query_free(&q);
     FCGX_Free(req, 0); /* the streams go; the connection stays, now the hub's */
     req->ipcFd = -1;

@@ -7,7 +7,6 @@
 #include "frame.h"
 #include "reply.h"
 #include "request.h"
-#include "store.h"
 #include "wait.h"
 
 /* Writes the answer: the events already taken (first, if any), then whatever else is
@@ -42,7 +41,6 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
 {
     struct query q = {0};
     struct waiter *w = NULL;
-    redisContext *cmd;
     const char *env = NULL;
     size_t len = 0;
     int timeout, failed = 0;
@@ -53,13 +51,8 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     timeout = request_timeout(cfg, &q);
     deadline = wait_clock_ms() + timeout * 1000LL;
     request_drain(req);
-    if (!(cmd = conn_get(cfg)) ||
-        !(w = wait_open(cfg, cmd, q.channels, q.nchannels, q.has_since ? &q.since : NULL,
-                        req->ipcFd, store_now_ms() + timeout * 1000LL + 5000))) {
-        failed = 1;
-        reply_unavailable(req->out);
+    if (!(w = request_wait_open(req, cfg, &q, timeout)))
         goto done;
-    }
     switch (wait_next(w, deadline, &env, &len)) {
     case WAIT_GONE:
         break;

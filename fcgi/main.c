@@ -81,7 +81,7 @@ static void cors(FCGX_Request *req, const struct config *cfg)
             return;
     snprintf(cors_lines, sizeof cors_lines,
              "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
-             "Access-Control-Expose-Headers: Retry-After\r\nVary: Origin\r\n", origin);
+             "Access-Control-Expose-Headers: Retry-After, Idempotent-Replayed\r\nVary: Origin\r\n", origin);
     reply_cors(cors_lines);
 }
 
@@ -101,7 +101,7 @@ static int route(FCGX_Request *req, const struct config *cfg)
     if (method && strcmp(method, "OPTIONS") == 0) {
         reply_head(req->out, 204, "text/plain",
                    "Access-Control-Allow-Methods: GET, POST\r\n"
-                   "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n"
+                   "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID, Idempotency-Key\r\n"
                    "Access-Control-Max-Age: 600\r\n");
         return 0;
     }

@@ -3,6 +3,7 @@
  * confirmation. A rejected request touches nothing in Redis. */
 #include "publish.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +84,12 @@ static void batch_add(struct publish_batch *b, const char *channel, char *tail)
 }
 
 /* Checks one channel name of item i; returns it, or NULL with err set. */
-static const char *item_channel(json_t *v, size_t i, char *err, size_t errlen)
+static const char *item_channel(json_t *v, size_t i, const struct config *cfg, char *err, size_t errlen)
 {
-    if (!json_is_string(v) || !envelope_channel_valid(json_string_value(v), json_string_length(v))) {
-        snprintf(err, errlen, "item %zu: a channel name is 1 to 128 bytes of A-Z a-z 0-9 _ - . : / @", i);
+    if (!json_is_string(v) || !envelope_channel_valid(json_string_value(v), json_string_length(v)) ||
+        json_string_length(v) > (size_t)cfg->channel_max) {
+        snprintf(err, errlen, "item %zu: a channel name is 1 to %d bytes of A-Z a-z 0-9 _ - . : / @", i,
+                 cfg->channel_max);
         return NULL;
     }
     return json_string_value(v);
@@ -129,7 +132,7 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
     if (event)
         type = json_string_value(event);
     if (channel) {
-        if (!(names[n++] = item_channel(channel, i, err, errlen)))
+        if (!(names[n++] = item_channel(channel, i, cfg, err, errlen)))
             return -1;
     } else if (!json_is_array(channels) || json_array_size(channels) == 0 ||
                json_array_size(channels) > (size_t)cfg->max_channels) {
@@ -137,7 +140,7 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
         return -1;
     } else {
         json_array_foreach(channels, k, v) {
-            if (!(names[n] = item_channel(v, i, err, errlen)))
+            if (!(names[n] = item_channel(v, i, cfg, err, errlen)))
                 return -1;
             for (size_t j = 0; j < n; j++)
                 if (strcmp(names[j], names[n]) == 0) {
@@ -156,16 +159,45 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
     return 0;
 }
 
+/* 1 when no array or object in body[0..len) nests deeper than max, the outermost
+ * counting as 1. Counted before parsing, on the raw bytes (brackets inside strings
+ * skipped), so a deep body costs neither the parser's recursion nor its allocations. */
+static int depth_ok(const char *body, size_t len, int max)
+{
+    int depth = 0, in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if ((c == '[' || c == '{') && ++depth > max) {
+            return 0;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
 int publish_parse(const char *body, size_t len, const struct config *cfg,
                   struct publish_batch *out, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *item;
+    json_t *root = NULL, *item;
     size_t i;
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    if (!root) {
+    if (!depth_ok(body, len, cfg->max_depth)) {
+        snprintf(err, errlen, "the body nests arrays and objects deeper than %d levels", cfg->max_depth);
+        return -1;
+    }
+    if (!(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr))) {
         snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return -1;
     }
@@ -238,6 +270,23 @@ static char *publish_body(FCGX_Request *req, const struct config *cfg, size_t *l
     return body;
 }
 
+/* The Idempotency-Key header: NULL when absent, else the key. Returns 0, or -1 after
+ * answering 400 for a malformed key. */
+static int publish_idem(FCGX_Request *req, const char **key)
+{
+    const char *h = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", req->envp);
+    size_t len = h ? strlen(h) : 0;
+
+    *key = h;
+    if (!h)
+        return 0;
+    if (len >= 1 && len <= PUBLISH_IDEM_MAX && strspn(h, PUBLISH_IDEM_CHARS) == len)
+        return 0;
+    reply_error(req->out, 400, NULL, "Idempotency-Key: 1 to %d bytes of A-Z a-z 0-9 - _ . : + / =",
+                PUBLISH_IDEM_MAX);
+    return -1;
+}
+
 /* ?wait=1: waits for the worker to push the ids of this publish. Answers 200 with
  * them, or 202 unconfirmed when no worker answered in time. */
 static void publish_wait(FCGX_Request *req, const struct config *cfg, redisContext *c,
@@ -264,20 +313,69 @@ static void publish_wait(FCGX_Request *req, const struct config *cfg, redisConte
         freeReplyObject(r);
 }
 
+/* Answers a retry of an earlier publish with the first one's answer: 202 accepted,
+ * or with ?wait=1 its ids once the worker has stored it (waiting for them as the
+ * first would have). */
+static void publish_replay(FCGX_Request *req, const struct config *cfg, redisContext *c, const char *idem,
+                           const struct query *q, struct store_once *once)
+{
+    static const char replayed[] = "Idempotent-Replayed: true\r\n";
+    long long until = store_now_ms() + cfg->publish_wait * 1000LL;
+    json_t *ids = NULL;
+
+    while (q->wait && !once->ids && store_now_ms() < until) {
+        poll(NULL, 0, 100);
+        if (store_once_ids(c, cfg, idem, &once->ids) < 0) {
+            conn_drop();
+            reply_unavailable(req->out);
+            return;
+        }
+    }
+    if (q->wait && once->ids && (ids = json_loads(once->ids, 0, NULL)))
+        reply_json(req->out, 200, json_pack("{s:o}", "ids", ids), replayed);
+    else if (q->wait)
+        reply_json(req->out, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)once->n, "confirmed", 0), replayed);
+    else
+        reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)once->n), replayed);
+}
+
+/* Queues the batch, under its Idempotency-Key when there is one; answers a replay or
+ * a conflict itself. Returns 1 when queued anew, 0 when answered, -1 on a Redis error. */
+static int publish_queue(FCGX_Request *req, const struct config *cfg, redisContext *c, const char *idem,
+                         const char *print, const struct query *q, const struct publish_batch *b,
+                         const char *reply_key)
+{
+    struct store_once once;
+    int rc;
+
+    if (!idem)
+        return store_enqueue(c, cfg, b->n, b->channels, b->tails, reply_key) < 0 ? -1 : 1;
+    if (store_enqueue_once(c, cfg, idem, print, b->n, b->channels, b->tails, reply_key, &once) < 0)
+        return -1;
+    rc = once.status == STORE_ONCE_NEW;
+    if (once.status == STORE_ONCE_CONFLICT)
+        reply_error(req->out, 422, NULL, "Idempotency-Key: already used for a different request");
+    else if (once.status == STORE_ONCE_REPLAY)
+        publish_replay(req, cfg, c, idem, q, &once);
+    free(once.ids);
+    return rc;
+}
+
 void publish_handle(FCGX_Request *req, const struct config *cfg)
 {
     struct publish_batch b = {0};
     struct query q = {0};
     char err[512], reply_key[STORE_KEY_MAX], token[33];
+    const char *idem = NULL, *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
     redisContext *c = NULL;
-    char *body = NULL;
+    char *body = NULL, *print = NULL;
     size_t len = 0;
-    int keyed;
+    int keyed, queued;
 
-    if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 ||
+    if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 || publish_idem(req, &idem) < 0 ||
         !(body = publish_body(req, cfg, &len)))
         goto done;
-    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), 1, &q, err, sizeof err) < 0 ||
+    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
         publish_parse(body, len, cfg, &b, err, sizeof err) < 0) {
         reply_error(req->out, 400, NULL, "%s", err);
         goto done;
@@ -290,16 +388,27 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
             snprintf(token + 2 * i, 3, "%02x", (unsigned)rand() & 0xff);
         store_key(cfg, "reply:", token, reply_key);
     }
-    if (!c || store_enqueue(c, cfg, b.n, b.channels, b.tails, q.wait ? reply_key : NULL) < 0) {
+    if (idem) {
+        /* Who publishes is part of the request: a keyless retry from another address
+         * is another request. A valid JSON body holds no NUL byte. */
+        int head;
+        print = xmalloc(len + 80);
+        head = snprintf(print, 80, "%.64s\n", keyed ? "key" : addr ? addr : "-");
+        memcpy(print + head, body, len);
+        print[head + len] = 0;
+    }
+    queued = c ? publish_queue(req, cfg, c, idem, print, &q, &b, q.wait ? reply_key : NULL) : -1;
+    if (queued < 0) {
         conn_drop();
         reply_unavailable(req->out);
-    } else if (q.wait) {
+    } else if (queued && q.wait) {
         publish_wait(req, cfg, c, reply_key, b.n);
-    } else {
+    } else if (queued) {
         reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
     }
 done:
     free(body);
+    free(print);
     query_free(&q);
     publish_batch_free(&b);
 }

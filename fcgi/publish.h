@@ -7,6 +7,10 @@
 
 #include "config.h"
 
+/* An Idempotency-Key: 1 to 128 bytes of this charset (UUIDs, base64, ULIDs). */
+#define PUBLISH_IDEM_MAX 128
+#define PUBLISH_IDEM_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+/="
+
 /* The events of one valid publish body, one per channel per item, in order. */
 struct publish_batch {
     size_t n;

@@ -40,10 +40,13 @@ static long decode(const char *s, size_t len, char *dst)
     return (long)o;
 }
 
-static int add_channel(struct query *q, char *name, size_t len, size_t max, char *err, size_t errlen)
+static int add_channel(struct query *q, char *name, size_t len, const struct config *cfg, char *err,
+                       size_t errlen)
 {
-    if (!envelope_channel_valid(name, len)) {
-        snprintf(err, errlen, "channel: a name is 1 to 128 bytes of A-Z a-z 0-9 _ - . : / @");
+    size_t max = (size_t)cfg->max_channels;
+
+    if (!envelope_channel_valid(name, len) || len > (size_t)cfg->channel_max) {
+        snprintf(err, errlen, "channel: a name is 1 to %d bytes of A-Z a-z 0-9 _ - . : / @", cfg->channel_max);
         return -1;
     }
     for (size_t i = 0; i < q->nchannels; i++)
@@ -69,11 +72,11 @@ static int set_cursor(const char *name, const char *v, size_t len, struct cursor
 }
 
 /* Applies one decoded name=value pair. */
-static int apply(struct query *q, const char *name, char *v, size_t len, size_t max, char *err,
-                 size_t errlen)
+static int apply(struct query *q, const char *name, char *v, size_t len, const struct config *cfg,
+                 char *err, size_t errlen)
 {
     if (strcmp(name, "channel") == 0)
-        return add_channel(q, v, len, max, err, errlen);
+        return add_channel(q, v, len, cfg, err, errlen);
     if (strcmp(name, "since") == 0)
         return set_cursor("since", v, len, &q->since, &q->has_since, err, errlen);
     if (strcmp(name, "lastEventId") == 0)
@@ -95,20 +98,20 @@ static int apply(struct query *q, const char *name, char *v, size_t len, size_t 
     return 0;
 }
 
-int query_parse(const char *qs, size_t max_channels, struct query *q, char *err, size_t errlen)
+int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen)
 {
     size_t len = qs ? strlen(qs) : 0;
     char *p;
 
     memset(q, 0, sizeof *q);
     q->timeout = -1;
-    if (len > QUERY_MAX_LEN) {
-        snprintf(err, errlen, "the query string is longer than %d bytes", QUERY_MAX_LEN);
+    if (len > (size_t)cfg->max_query) {
+        snprintf(err, errlen, "the query string is longer than %d bytes", cfg->max_query);
         return -1;
     }
     /* Each pair decodes to at most its own length plus two NULs. */
     q->storage = p = xmalloc(3 * len + 3);
-    q->channels = xcalloc(max_channels, sizeof *q->channels);
+    q->channels = xcalloc((size_t)cfg->max_channels, sizeof *q->channels);
     for (const char *s = qs; s && *s;) {
         const char *amp = strchr(s, '&'), *end = amp ? amp : s + strlen(s);
         const char *eq = memchr(s, '=', (size_t)(end - s));
@@ -121,7 +124,7 @@ int query_parse(const char *qs, size_t max_channels, struct query *q, char *err,
             return -1;
         }
         p = value + vlen + 1;
-        if (apply(q, name, value, (size_t)vlen, max_channels, err, errlen) < 0)
+        if (apply(q, name, value, (size_t)vlen, cfg, err, errlen) < 0)
             return -1;
         s = amp ? amp + 1 : end;
     }

@@ -5,9 +5,8 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "cursor.h"
-
-#define QUERY_MAX_LEN 8192
 
 struct query {
     char **channels;         /* distinct, valid channel names, in first-seen order */
@@ -20,10 +19,11 @@ struct query {
     char *storage;           /* owns the decoded strings */
 };
 
-/* Parses qs (NULL counts as empty). Parameters: channel (repeated), since,
- * lastEventId, timeout, wait, callback; others are ignored. Returns 0, or -1 with a message
- * for a 400 in err. The query must be freed with query_free either way. */
-int query_parse(const char *qs, size_t max_channels, struct query *q, char *err, size_t errlen);
+/* Parses qs (NULL counts as empty) within cfg's limits (max_query bytes, max_channels
+ * channels of at most channel_max bytes). Parameters: channel (repeated), since,
+ * lastEventId, timeout, wait, callback; others are ignored. Returns 0, or -1 with a
+ * message for a 400 in err. The query must be freed with query_free either way. */
+int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen);
 void query_free(struct query *q);
 
 #endif

@@ -19,6 +19,7 @@ static const char *reason(int status)
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
     default: return "Error";
@@ -78,6 +79,15 @@ void reply_error(FCGX_Stream *out, int status, const char *extra, const char *fm
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     reply_json(out, status, json_pack("{s:s}", "error", msg), extra);
+}
+
+void reply_waiting_full(FCGX_Stream *out, long long retry_ms)
+{
+    char retry[40];
+    long long secs = (retry_ms + 999) / 1000;
+
+    snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", secs < 1 ? 1 : secs > 30 ? 30 : secs);
+    reply_error(out, 429, retry, "too many waiting requests from your address; close one or retry later");
 }
 
 void reply_unavailable(FCGX_Stream *out)

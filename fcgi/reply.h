@@ -32,6 +32,10 @@ void reply_json(FCGX_Stream *out, int status, json_t *body, const char *extra);
 void reply_error(FCGX_Stream *out, int status, const char *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The 429 a waiting request gets when its client address holds its most: Retry-After
+ * is retry_ms in whole seconds, from 1 to 30 (a slot may free sooner). */
+void reply_waiting_full(FCGX_Stream *out, long long retry_ms);
+
 /* The 503 every endpoint gives while Redis is unreachable. */
 void reply_unavailable(FCGX_Stream *out);
 

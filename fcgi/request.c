@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conn.h"
 #include "frame.h"
 #include "reply.h"
+#include "store.h"
 
 void request_endpoint(FCGX_Request *req, char *buf, size_t len)
 {
@@ -68,8 +70,7 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struc
     memset(q, 0, sizeof *q);
     if (!request_method(req, "GET"))
         return -1;
-    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), (size_t)cfg->max_channels, q, err,
-                    sizeof err) < 0) {
+    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, q, err, sizeof err) < 0) {
         reply_error(req->out, 400, NULL, "%s", err);
         return -1;
     }
@@ -95,4 +96,26 @@ int request_timeout(const struct config *cfg, const struct query *q)
     if (q->timeout < 0)
         return cfg->poll_timeout;
     return q->timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q->timeout;
+}
+
+struct waiter *request_wait_open(FCGX_Request *req, const struct config *cfg, const struct query *q, int seconds)
+{
+    redisContext *cmd = conn_get(cfg);
+    struct waiter *w = NULL;
+    long long retry_ms = 0;
+
+    /* Counted 5 s past its end, so that a process killed meanwhile leaves no place for long. */
+    if (cmd)
+        w = wait_open(cfg, cmd, q->channels, q->nchannels, q->has_since ? &q->since : NULL, req->ipcFd,
+                      store_now_ms() + seconds * 1000LL + 5000, FCGX_GetParam("REMOTE_ADDR", req->envp),
+                      &retry_ms);
+    if (w)
+        return w;
+    if (retry_ms) {
+        reply_waiting_full(req->out, retry_ms);
+    } else {
+        conn_drop();
+        reply_unavailable(req->out);
+    }
+    return NULL;
 }

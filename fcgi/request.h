@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "query.h"
+#include "wait.h"
 
 /* The last segment of the request path ("poll" for /comet/poll?x), written into buf
  * (size len). Routes the same under mod_fcgid, mod_proxy_fcgi and lighttpd. */
@@ -27,6 +28,11 @@ void request_drain(FCGX_Request *req);
  * Returns 0, or -1 after answering 400 or 405 (q must be freed with query_free
  * either way). */
 int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q);
+
+/* Opens the wait of a one-request-per-process request for seconds (see wait_open),
+ * on the cached command connection, for the client address REMOTE_ADDR. Returns the
+ * waiter, or NULL after answering 429 (the address holds its most) or 503 (Redis). */
+struct waiter *request_wait_open(FCGX_Request *req, const struct config *cfg, const struct query *q, int seconds);
 
 /* Seconds a poll waits: its timeout parameter, capped, or the default. */
 int request_timeout(const struct config *cfg, const struct query *q);

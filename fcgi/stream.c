@@ -3,10 +3,8 @@
  * how waiting works is wait.c's. */
 #include "stream.h"
 
-#include "conn.h"
 #include "reply.h"
 #include "request.h"
-#include "store.h"
 #include "wait.h"
 
 struct stream {
@@ -71,26 +69,17 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     struct stream st = {.req = req, .cfg = cfg, .kind = kind};
     struct query q = {0};
     struct waiter *w = NULL;
-    redisContext *cmd;
-    int failed = 0;
 
     if (request_waiting(req, cfg, (int)kind, &q) < 0)
         goto done;
     st.cb = q.callback;
     request_drain(req);
-    if (!(cmd = conn_get(cfg)) ||
-        !(w = wait_open(cfg, cmd, q.channels, q.nchannels, q.has_since ? &q.since : NULL, req->ipcFd,
-                        store_now_ms() + cfg->sse_lifetime * 1000LL + 5000))) {
-        failed = 1;
-        reply_unavailable(req->out);
+    if (!(w = request_wait_open(req, cfg, &q, cfg->sse_lifetime)))
         goto done;
-    }
     reply_stream_head(req->out, frame_content_type(kind));
     stream_run(&st, w);
 done:
     frame_free(&st.f);
-    wait_close(w); /* uses the command connection: before dropping it */
-    if (failed)
-        conn_drop();
+    wait_close(w);
     query_free(&q);
 }

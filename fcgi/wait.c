@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ struct waiter {
     int paging;             /* the page was full: more history may follow */
     redisReply *message;    /* the pub/sub message last handed out */
     char name[128];         /* in the store's waiting set while non-empty */
+    const char *addr;       /* client address, in whose set name is while admitted */
+    int admitted, counted;
 };
 
 long long wait_clock_ms(void)
@@ -46,14 +49,13 @@ long long wait_clock_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A name unique across nodes and requests, for the store's waiting set. */
-static void wait_name(char *buf, size_t len)
+void wait_name(char *buf, size_t len)
 {
-    static unsigned long seq;
+    static atomic_ulong seq;
     char host[64] = "";
 
     gethostname(host, sizeof host - 1);
-    snprintf(buf, len, "%s:%d:%lu", host, (int)getpid(), ++seq);
+    snprintf(buf, len, "%.63s:%d:%lu", host, (int)getpid(), atomic_fetch_add(&seq, 1) + 1);
 }
 
 /* Reads the next history page after the cursor; since is "" to read none. */
@@ -78,16 +80,27 @@ static int wait_read(struct waiter *w, const char *since)
 }
 
 struct waiter *wait_open(const struct config *cfg, redisContext *cmd, char *const *channels,
-                         size_t n, const struct cursor *since, int client_fd, long long until_ms)
+                         size_t n, const struct cursor *since, int client_fd, long long until_ms,
+                         const char *addr, long long *retry_ms)
 {
     struct waiter *w = xcalloc(1, sizeof *w);
     char from[CURSOR_MAX] = "";
+    long long full = 0;
 
     w->cfg = cfg;
     w->cmd = cmd;
     w->channels = channels;
     w->n = n;
     w->client_fd = client_fd;
+    w->addr = addr;
+    *retry_ms = 0;
+    wait_name(w->name, sizeof w->name);
+    /* Admitted first: a refusal costs no subscription. */
+    if (cfg->max_waiting_addr && (full = store_admit(cmd, cfg, addr, w->name, until_ms)) != 0) {
+        *retry_ms = full > 0 ? full : 0;
+        goto fail;
+    }
+    w->admitted = cfg->max_waiting_addr != 0;
     if (!(w->sub = redis_open(cfg, WAIT_SUB_TIMEOUT_MS)) || store_subscribe(w->sub, cfg, channels, n) < 0)
         goto fail;
     if (since)
@@ -96,9 +109,9 @@ struct waiter *wait_open(const struct config *cfg, redisContext *cmd, char *cons
         goto fail;
     /* A cursor from the future (another site, a bug) would hide events up to it. */
     w->cursor = since && cursor_cmp(*since, w->last) < 0 ? *since : w->last;
-    wait_name(w->name, sizeof w->name);
     if (store_waiting(cmd, cfg, w->name, until_ms) < 0)
         goto fail;
+    w->counted = 1;
     return w;
 fail:
     wait_close(w);
@@ -200,8 +213,10 @@ void wait_close(struct waiter *w)
 {
     if (!w)
         return;
-    if (w->name[0])
+    if (w->counted)
         store_waiting(w->cmd, w->cfg, w->name, 0);
+    if (w->admitted)
+        store_leave(w->cmd, w->cfg, w->addr, w->name);
     if (w->sub)
         redisFree(w->sub);
     if (w->page)

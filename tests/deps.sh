@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev redis-server apache2 lighttpd nginx
-      libapache2-mod-fcgid curl procps chromium)
+      libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev)
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh: runs every built test (C unit binaries of both builds, then the Node suites, whose
+# run.sh: runs every built test (C unit binaries of both builds, a short pass of the fuzz
+# targets, then the Node suites, whose
 # integration tests start real stacks: once per deployment, so both process models are
 # covered), counts sanitizer reports in the stacks' logs as failures, and ends with one line
 # "N passed, M failed". Building is make's job; starting stacks is tests/stack.sh's.
@@ -46,6 +47,18 @@ for t in build/tests/* build/san/tests/*; do
     fi
     add "$p" "$f"
 done
+
+# (a2) A short pass of every libFuzzer target (make fuzz runs them longer): one test each.
+if compgen -G 'build/fuzz/*' > /dev/null; then
+    echo "== fuzz targets, ${COMET_FUZZ_SECONDS:-5} s each"
+    out=$(tests/fuzz/run.sh "${COMET_FUZZ_SECONDS:-5}" 2>&1) || true
+    printf '%s\n' "$out"
+    if [[ $(tail -n 1 <<< "$out") =~ ^fuzz:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        add "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+    else
+        add 0 1
+    fi
+fi
 
 # (b) Node's runner (files named *.test.mjs: integration against real stacks, the browser
 # client's own tests, browser tests) prints the spec report and writes TAP for counting.

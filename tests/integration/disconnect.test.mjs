@@ -13,7 +13,8 @@ import { startStack, channelName, sleep, until, query, EXTERNAL } from '../lib/s
 const HEARTBEAT = 1;
 let s;
 before(async () => {
-    s = await startStack({ env: { COMET_SSE_HEARTBEAT: String(HEARTBEAT) } });
+    // Every client here is 127.0.0.1: the per-address limit (peraddr.test.mjs) is off.
+    s = await startStack({ env: { COMET_MAX_WAITING_PER_ADDR: '0', COMET_SSE_HEARTBEAT: String(HEARTBEAT) } });
 });
 after(async () => {
     await s?.stop();

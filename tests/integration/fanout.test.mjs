@@ -9,7 +9,8 @@ import { assertComplete, assertSseEnvelopes } from '../lib/checks.mjs';
 let s;
 before(async () => {
     // Short heartbeats: an SSE process notices its client left within a few seconds.
-    s = await startStack({ env: { COMET_SSE_HEARTBEAT: '2' } });
+    // Every client here is 127.0.0.1: the per-address limit (peraddr.test.mjs) is off.
+    s = await startStack({ env: { COMET_MAX_WAITING_PER_ADDR: '0', COMET_SSE_HEARTBEAT: '2' } });
 });
 after(async () => {
     await s?.stop();

@@ -124,3 +124,28 @@ test('a different COMET_PREFIX on the same Redis sees none of the other site\'s 
         assert.ok(s0.published >= 2);
         assert.equal(s2.worker.alive, true);
     });
+
+test('prefixes also separate waiting counts (all and per address) and Idempotency-Keys', { timeout: 40000 },
+    async () => {
+        const ch = channelName('sep');
+        const members = async (key) => new Set((await s.redis('ZRANGE', key, 0, -1)).split('\n').filter(Boolean));
+        const keys = ['comet:waiting', 'comet:wa:127.0.0.1', `${OTHER}waiting`, `${OTHER}wa:127.0.0.1`];
+        const before = await Promise.all(keys.map(members));
+        const sse = s.sse({ channel: ch }, { instance: 0 });
+        try {
+            await sse.waitOpen(5000);
+            const added = async () => (await Promise.all(keys.map(members)))
+                .map((now, i) => [...now].filter((m) => !before[i].has(m)).length);
+            await until(async () => (await added())[0] === 1, 5000, 'the stream counted');
+            assert.deepEqual(await added(), [1, 1, 0, 0], 'new members of this site\'s and the other\'s sets');
+        } finally {
+            sse.close();
+        }
+        const key = `sep-${ch}`;
+        for (const instance of [0, 2]) {
+            const r = await s.publish({ channel: ch, data: instance }, { instance, headers: { 'Idempotency-Key': key } });
+            assert.equal(r.status, 202, r.text);
+            assert.equal(r.headers['idempotent-replayed'], undefined, `site ${instance} saw the other's key`);
+        }
+        assert.equal(await s.redis('EXISTS', `comet:idem:${key}`, `${OTHER}idem:${key}`), '2');
+    });

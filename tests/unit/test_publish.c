@@ -41,6 +41,14 @@ static const struct {
     {"[{\"channels\":[\"a\",\"b\",\"c\"],\"data\":1},{\"channels\":[\"a\",\"b\",\"c\"],\"data\":1}]",
      "!at most 5 events"},
     {"{\"channel\":\"a\",\"data\":\"\xff\"}", "!invalid JSON"}, /* not UTF-8 */
+    /* max_depth 4: the body's own object counts; brackets inside strings do not. */
+    {"{\"channel\":\"a\",\"data\":[[{}]]}", "a>\"channel\":\"a\",\"event\":\"message\",\"data\":[[{}]]}"},
+    {"{\"channel\":\"a\",\"data\":\"[[[[[\\\"{{{{\"}", "a>\"channel\":\"a\",\"event\":\"message\",\"data\":\"[[[[[\\\"{{{{\"}"},
+    {"{\"channel\":\"a\",\"data\":[[[{}]]]}", "!deeper than 4"},
+    {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "!deeper than 4"},
+    /* channel_max 8 */
+    {"{\"channel\":\"abcdefgh\",\"data\":1}", "abcdefgh>\"channel\":\"abcdefgh\",\"event\":\"message\",\"data\":1}"},
+    {"{\"channel\":\"abcdefghi\",\"data\":1}", "!1 to 8 bytes"},
 };
 
 int main(void)
@@ -55,6 +63,8 @@ int main(void)
     cfg = *base;
     cfg.max_channels = 3;
     cfg.max_batch = 5;
+    cfg.max_depth = 4;
+    cfg.channel_max = 8;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *body = cases[i].body, *expect = cases[i].expect;
         int rc = publish_parse(body, strlen(body), &cfg, &b, err, sizeof err);

@@ -37,11 +37,13 @@ static const struct {
 
 int main(void)
 {
-    char err[256], joined[1024], buf[CURSOR_MAX], big[QUERY_MAX_LEN + 16];
+    const struct config cfg = {.max_channels = 4, .channel_max = 128, .max_query = 8192};
+    const struct config narrow = {.max_channels = 4, .channel_max = 3, .max_query = 300};
+    char err[256], joined[1024], buf[CURSOR_MAX], big[8192 + 16];
     struct query q;
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = query_parse(cases[i].qs, 4, &q, err, sizeof err);
+        int rc = query_parse(cases[i].qs, &cfg, &q, err, sizeof err);
         CHECK((rc == 0) == cases[i].ok, "\"%s\": rc %d (%s)", cases[i].qs, rc, rc ? err : "");
         if (rc == 0 && cases[i].ok) {
             joined[0] = 0;
@@ -62,9 +64,24 @@ int main(void)
     }
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    CHECK(query_parse(big, 4, &q, err, sizeof err) == -1 && strstr(err, "longer"), "too long: %s", err);
+    CHECK(query_parse(big, &cfg, &q, err, sizeof err) == -1 && strstr(err, "longer"), "too long: %s", err);
     query_free(&q);
-    CHECK(query_parse("wait=1", 4, &q, err, sizeof err) == 0 && q.wait == 1, "wait=1");
+    big[8192] = 0;
+    CHECK(query_parse(big, &cfg, &q, err, sizeof err) == 0, "8192 bytes: %s", err);
+    query_free(&q);
+    /* COMET_MAX_QUERY and COMET_CHANNEL_MAX lower the limits, inclusively. */
+    big[301] = 0;
+    CHECK(query_parse(big, &narrow, &q, err, sizeof err) == -1 && strstr(err, "300"), "above max_query: %s", err);
+    query_free(&q);
+    big[300] = 0;
+    CHECK(query_parse(big, &narrow, &q, err, sizeof err) == 0, "at max_query: %s", err);
+    query_free(&q);
+    CHECK(query_parse("channel=abc", &narrow, &q, err, sizeof err) == 0, "3-byte channel: %s", err);
+    query_free(&q);
+    CHECK(query_parse("channel=abcd", &narrow, &q, err, sizeof err) == -1 && strstr(err, "1 to 3 bytes"),
+          "4-byte channel: %s", err);
+    query_free(&q);
+    CHECK(query_parse("wait=1", &cfg, &q, err, sizeof err) == 0 && q.wait == 1, "wait=1");
     query_free(&q);
     return check_done("query");
 }

@@ -1,0 +1,85 @@
+// COMET_MAX_WAITING_PER_ADDR: one client address holds at most N waiting requests, counted
+// in Redis (so across nodes and processes); one more gets 429 with Retry-After and a JSON
+// error at once, and takes no place. A place whose process died (killed, so it never left)
+// is freed once its deadline passed, on the next admission: a count cannot leak.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, channelName, until, request, query, sleep, SERVER } from '../lib/stack.mjs';
+import { assertError } from '../lib/checks.mjs';
+
+const MAX = 2;
+const ADDR_KEY = 'comet:wa:127.0.0.1';
+let s;
+before(async () => {
+    s = await startStack({ env: { COMET_MAX_WAITING_PER_ADDR: String(MAX), COMET_SSE_HEARTBEAT: '1' } });
+});
+after(async () => {
+    await s?.stop();
+});
+
+const places = async () => Number(await s.redis('ZCARD', ADDR_KEY));
+
+/** Every waiting endpoint refuses one more: 429, Retry-After 1..30, a JSON error, at once. */
+async function assertRefused(ch, what) {
+    for (const [name, params] of [['poll', { timeout: 20 }], ['poll', { timeout: 20, callback: 'cb' }],
+        ['sse', {}], ['stream', {}], ['iframe', { callback: 'cb' }]]) {
+        const t = Date.now();
+        const r = await request(`${s.url()}/${name}${query({ channel: ch, ...params })}`, { timeoutMs: 10000 });
+        assertError(r, 429, `${what}: ${name}`);
+        const retry = Number(r.headers['retry-after']);
+        assert.ok(retry >= 1 && retry <= 30, `${what}: ${name}: Retry-After ${r.headers['retry-after']}`);
+        assert.ok(Date.now() - t < 5000, `${what}: ${name} took ${Date.now() - t} ms`);
+    }
+}
+
+test(`one waiting request more than COMET_MAX_WAITING_PER_ADDR=${MAX} from one address → 429; publish still works; a freed place is taken`,
+    { timeout: 60000 }, async () => {
+        const ch = channelName('addr');
+        const streams = [s.sse({ channel: ch }), s.sse({ channel: ch })];
+        try {
+            await Promise.all(streams.map((r) => r.waitOpen(10000)));
+            assert.equal(await places(), MAX);
+            await assertRefused(ch, 'full');
+            assert.equal(await places(), MAX, 'a refused request took a place');
+            assert.equal((await s.stats()).waiting, MAX);
+            const pub = await s.publish({ channel: ch, data: 'still' });
+            assert.equal(pub.status, 202, pub.text);
+            await until(() => streams.every((r) => r.envelopes.length === 1), 10000, 'both streams to get it');
+            streams.pop().close();
+            await until(async () => (await places()) === MAX - 1, 10000, 'the closed stream to leave');
+            const p = await s.poll({ channel: ch, timeout: 1 }, { timeoutMs: 10000 });
+            assert.equal(p.status, 200, p.text);
+        } finally {
+            streams.forEach((r) => r.close());
+        }
+        await until(async () => (await places()) === 0, 15000, 'every place to be given back');
+    });
+
+test('places left by a dead process (their members stay in Redis) are freed after their deadline',
+    { timeout: 60000 }, async () => {
+        const ch = channelName('stale');
+        const soon = Date.now() + 3000;
+        // What a process SIGKILLed while waiting leaves behind: members nobody will remove.
+        await s.redis('ZADD', ADDR_KEY, soon, 'dead:1:1', soon + 500, 'dead:1:2');
+        await assertRefused(ch, 'stale places');
+        await sleep(soon + 600 - Date.now());
+        const p = await s.poll({ channel: ch, timeout: 1 }, { timeoutMs: 10000 });
+        assert.equal(p.status, 200, p.text);
+        assert.equal(await s.redis('ZSCORE', ADDR_KEY, 'dead:1:1'), '', 'the expired member is still there');
+    });
+
+test('a comet.fcgi killed while a poll waits leaks no place (mod_fcgid: one process per request)',
+    { timeout: 60000, skip: SERVER !== 'apache' && 'a killed external process takes its listener down' },
+    async () => {
+        const ch = channelName('kill');
+        const { req } = await s.whenWaiting(() => s.poll({ channel: ch, timeout: 1 }, { timeoutMs: 20000 }));
+        req.catch(() => {});
+        assert.equal(await places(), 1);
+        for (const pid of s.fcgiPids()) process.kill(pid, 'SIGKILL');
+        await req.catch(() => {});
+        // The member outlives the process until its deadline (timeout + 5 s), then goes.
+        await sleep(6500);
+        const polls = [s.poll({ channel: ch, timeout: 2 }), s.poll({ channel: ch, timeout: 2 })];
+        const rs = await Promise.all(polls);
+        for (const r of rs) assert.equal(r.status, 200, r.text);
+    });
