@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS = fcgi hiredis jansson
+PKGS = fcgi hiredis jansson libjwt libcrypto
 PORT ?= 8080
 SERVER ?= apache
 

@@ -61,6 +61,7 @@ struct waiter {
     enum wstate state;
     int reads;            /* history reads in flight */
     int has_since, truncated, headed, ending;
+    int expiring;         /* the deadline is when the credentials expire */
     struct cursor cursor;
     long long deadline, beat;
     struct frame out;     /* records not yet written */
@@ -311,6 +312,15 @@ static int waiter_stream(struct waiter *w)
     return waiter_flush(w);
 }
 
+/* Sends a stream's last frame when its credentials expire. Returns 0, or -1 once
+ * the waiter closed. */
+static int waiter_expired(struct waiter *w)
+{
+    frame_reset(&hub.scratch);
+    frame_expired(&hub.scratch, (enum frame_kind)w->kind, w->cb);
+    return waiter_stream(w);
+}
+
 /* ---- waiters: life ---- */
 
 static void waiter_free(struct waiter *w)
@@ -421,7 +431,6 @@ static void waiter_adopt(struct waiter *w)
         waiter_unavailable(w);
         return;
     }
-    w->deadline = now + 1000LL * w->deadline;
     snprintf(w->name, sizeof w->name, "hub:%d:%lu", (int)getpid(), ++hub.seq);
     waiter_attach(w);
     if (conn_flush(&hub.sub) < 0) {
@@ -686,7 +695,7 @@ static void hub_tick(long long now)
                 frame_reset(&hub.body);
                 frame_poll_begin(&hub.body);
                 waiter_answer(w, &hub.body);
-            } else {
+            } else if (!w->expiring || waiter_expired(w) == 0) {
                 waiter_end(w);
             }
         } else if (!is_poll(w) && now >= w->beat) {
@@ -840,9 +849,10 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     struct query q;
     struct waiter *w;
     size_t size = 0;
+    long long until;
     char *p;
 
-    if (request_waiting(req, cfg, kind, &q) < 0) {
+    if (request_waiting(req, cfg, kind, &q, &until) < 0) {
         query_free(&q);
         return 0;
     }
@@ -870,8 +880,8 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     }
     w->has_since = q.has_since;
     w->cursor = q.since;
-    /* Seconds until now; waiter_adopt makes it a deadline on the hub's clock. */
-    w->deadline = kind == REQUEST_POLL ? request_timeout(cfg, &q) : cfg->sse_lifetime;
+    w->deadline = request_deadline(1000LL * (kind == REQUEST_POLL ? request_timeout(cfg, &q) : cfg->sse_lifetime),
+                                   until, &w->expiring);
     query_free(&q);
     FCGX_Free(req, 0); /* the streams go; the connection stays, now the hub's */
     req->ipcFd = -1;

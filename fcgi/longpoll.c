@@ -46,12 +46,12 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     const char *env = NULL;
     size_t len = 0;
     int timeout, failed = 0;
-    long long deadline;
+    long long deadline, until;
 
-    if (request_waiting(req, cfg, REQUEST_POLL, &q) < 0)
+    if (request_waiting(req, cfg, REQUEST_POLL, &q, &until) < 0)
         goto done;
     timeout = request_timeout(cfg, &q);
-    deadline = wait_clock_ms() + timeout * 1000LL;
+    deadline = request_deadline(timeout * 1000LL, until, NULL);
     request_drain(req);
     if (!(cmd = conn_get(cfg)) ||
         !(w = wait_open(cfg, cmd, q.channels, q.nchannels, q.has_since ? &q.since : NULL,
