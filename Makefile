@@ -4,6 +4,12 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKGS = fcgi hiredis jansson
+# Not linked into the binaries: fcgi/auth.c loads them by soname on the first credential
+# to check (see there). Their headers are used everywhere, their libraries by tests only.
+AUTH_PKGS = libjwt libcrypto
+soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(1).so 2>/dev/null | awk '/SONAME/ { print $$2 }')
+AUTH_CFLAGS = $(shell pkg-config --cflags $(AUTH_PKGS) 2>/dev/null) \
+	-DAUTH_LIBJWT='"$(call soname,libjwt)"' -DAUTH_LIBCRYPTO='"$(call soname,libcrypto)"'
 PORT ?= 8080
 SERVER ?= apache
 
@@ -16,8 +22,9 @@ B = build/san
 else
 B = build
 endif
-ALL_CFLAGS = $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+TEST_LIBS = $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
 COMMON = $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
@@ -33,7 +40,7 @@ CLANG ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -MMD -MP -Icommon -Ifcgi -Ibuild \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS)
 FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_LIB = $(patsubst %.c,build/fuzz/%.o,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c)) $(wildcard common/*.c))
 
@@ -47,7 +54,7 @@ $(B)/comet-worker: $(WORKER) $(COMMON)
 
 $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
 $(B)/%.o: %.c build/store_scripts.h
 	@mkdir -p $(dir $@)
@@ -59,7 +66,7 @@ build/fuzz/%.o: %.c build/store_scripts.h
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(TEST_LIBS)
 
 # The store's Lua scripts become C string constants.
 build/store_scripts.h: common/store_write.lua common/store_read.lua

@@ -55,6 +55,10 @@ static const struct setting settings[] = {
     I("COMET_PUBLIC_RATE", public_rate, "30", 1, 1000000),
     I("COMET_MAX_WAITING", max_waiting, "10000", 1, 1000000),
     I("COMET_THREADS", threads, "4", 1, 256),
+    S("COMET_PRIVATE_CHANNELS", private_channels, ""),
+    S("COMET_JWT_SECRET", jwt_secret, ""),
+    S("COMET_JWT_PUBLIC_KEY", jwt_public_key, ""),
+    S("COMET_URL_SECRET", url_secret, ""),
     {"COMET_LOG_LEVEL", LEVEL, offsetof(struct config, log_level), "info", 0, 0},
 };
 
@@ -91,6 +95,38 @@ static int set_one(struct config *c, const struct setting *s, const char *v, cha
     return -1;
 }
 
+/* One item of COMET_PUBLISH_KEYS: a plain key, or name=secret[:pattern|pattern]. An
+ * item whose "=" is only trailing padding (base64) stays a plain key. */
+static int parse_key(struct config_key *k, char *item, int index, char *err, size_t errlen)
+{
+    char *eq = strchr(item, '='), *colon;
+
+    if (!eq || eq == item || eq[1] == 0 || eq[1] == '=') {
+        snprintf(k->label, sizeof k->label, "key %d", index);
+        k->name = k->label;
+        k->secret = item;
+        return 0;
+    }
+    *eq = 0;
+    k->name = item;
+    k->secret = eq + 1;
+    if ((colon = strchr(k->secret, ':'))) {
+        *colon = 0;
+        /* pattern_list_match takes commas. */
+        for (char *p = colon + 1; *p; p++)
+            if (*p == '|')
+                *p = ',';
+        k->channels = colon + 1;
+    }
+    if (strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(item) ||
+        strlen(item) > 32 || !*k->secret || (k->channels && !*k->channels)) {
+        snprintf(err, errlen, "COMET_PUBLISH_KEYS: item %d: expected KEY, NAME=KEY or NAME=KEY:PATTERN|PATTERN "
+                 "(NAME: up to 32 of A-Z a-z 0-9 _ . -)", index);
+        return -1;
+    }
+    return 0;
+}
+
 /* COMET_PUBLISH_KEYS is comma-separated; empty items are ignored. */
 static int split_keys(struct config *c, char *list, char *err, size_t errlen)
 {
@@ -101,16 +137,43 @@ static int split_keys(struct config *c, char *list, char *err, size_t errlen)
             snprintf(err, errlen, "COMET_PUBLISH_KEYS: at most %d keys", CONFIG_MAX_KEYS);
             return -1;
         }
-        c->publish_keys[c->npublish_keys++] = k;
+        if (parse_key(&c->publish_keys[c->npublish_keys], k, c->npublish_keys + 1, err, errlen) < 0)
+            return -1;
+        c->npublish_keys++;
     }
+    return 0;
+}
+
+/* Reads the PEM file named by COMET_JWT_PUBLIC_KEY whole (at most 64 KiB). */
+static int read_pem(struct config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(c->jwt_public_key, "r");
+    char *buf = xmalloc(65538);
+    size_t n = f ? fread(buf, 1, 65537, f) : 0;
+
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    if (!f || n == 0 || n > 65536 || !strstr(buf, "-----BEGIN")) {
+        snprintf(err, errlen, "COMET_JWT_PUBLIC_KEY=%s: %s", c->jwt_public_key,
+                 f ? "not a PEM public key of at most 64 KiB" : strerror(errno));
+        free(buf);
+        return -1;
+    }
+    c->jwt_public_pem = buf;
     return 0;
 }
 
 const struct config *config_load(char *err, size_t errlen)
 {
     static struct config c;
+    static char *keys_copy;
     const char *keys;
 
+    if (c.jwt_public_pem && c.jwt_public_pem[0])
+        free((char *)c.jwt_public_pem);
+    free(keys_copy);
+    keys_copy = NULL;
     memset(&c, 0, sizeof c);
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         const char *v = getenv(settings[i].name);
@@ -132,7 +195,10 @@ const struct config *config_load(char *err, size_t errlen)
         return NULL;
     }
     keys = getenv("COMET_PUBLISH_KEYS");
-    if (keys && split_keys(&c, xstrdup(keys), err, errlen) < 0)
+    if (keys && split_keys(&c, keys_copy = xstrdup(keys), err, errlen) < 0)
+        return NULL;
+    c.jwt_public_pem = "";
+    if (c.jwt_public_key[0] && read_pem(&c, err, errlen) < 0)
         return NULL;
     return &c;
 }

@@ -40,12 +40,23 @@ struct config {
     int max_waiting;            /* external mode: waiting requests one process holds */
     int threads;                /* external mode: accept threads */
     int log_level;
+    const char *private_channels; /* channel patterns that need a token or a signed URL */
+    const char *jwt_secret;     /* HS256 shared secret; empty: HS256 tokens are refused */
+    const char *jwt_public_key; /* path of a PEM public key for RS256/ES256 tokens */
+    const char *jwt_public_pem; /* its contents, read at start; empty when no path is set */
+    const char *url_secret;     /* HMAC key of signed subscribe URLs; empty: refused */
     int npublish_keys;
-    const char *publish_keys[CONFIG_MAX_KEYS];
+    struct config_key {
+        const char *name;       /* "key N" (1-based) for a plain key */
+        const char *secret;
+        const char *channels;   /* comma-separated patterns it may publish to; NULL: any */
+        char label[16];         /* the name of a plain key */
+    } publish_keys[CONFIG_MAX_KEYS];
 };
 
 /* Reads every COMET_* variable once. Returns the configuration (static storage, never
- * freed), or NULL with a message naming the bad variable in err. */
+ * freed; a second call replaces it), or NULL with a message naming the bad variable
+ * in err. */
 const struct config *config_load(char *err, size_t errlen);
 
 #endif

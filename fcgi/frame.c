@@ -147,33 +147,45 @@ int frame_event(struct frame *f, enum frame_kind k, const char *cb, const char *
     return 0;
 }
 
-void frame_open(struct frame *f, enum frame_kind k, const char *cb, struct cursor c)
+/* A server signal: the JSON frame, or in SSE the event comet-NAME (with an id: line
+ * when id is not NULL). */
+static void frame_signal(struct frame *f, enum frame_kind k, const char *cb, const char *id, const char *name,
+                         const char *json)
 {
-    char ids[CURSOR_MAX], json[CURSOR_MAX + 32];
-    int n;
-
-    cursor_format(c, ids);
-    n = snprintf(json, sizeof json, "{\"cursor\":\"%s\",\"open\":true}", ids);
     if (k != FRAME_SSE) {
-        frame_json(f, k, cb, json, (size_t)n);
+        frame_json(f, k, cb, json, strlen(json));
         return;
     }
-    /* The id: line makes it EventSource's last event id, so a quiet stream resumes here. */
-    frame_puts(f, "id: ");
-    frame_puts(f, ids);
-    frame_puts(f, "\nevent: comet-open\ndata: ");
+    if (id) {
+        frame_puts(f, "id: ");
+        frame_puts(f, id);
+        frame_puts(f, "\n");
+    }
+    frame_puts(f, "event: comet-");
+    frame_puts(f, name);
+    frame_puts(f, "\ndata: ");
     frame_puts(f, json);
     frame_puts(f, "\n\n");
 }
 
+void frame_open(struct frame *f, enum frame_kind k, const char *cb, struct cursor c)
+{
+    char ids[CURSOR_MAX], json[CURSOR_MAX + 32];
+
+    cursor_format(c, ids);
+    snprintf(json, sizeof json, "{\"cursor\":\"%s\",\"open\":true}", ids);
+    /* The id: line makes it EventSource's last event id, so a quiet stream resumes here. */
+    frame_signal(f, k, cb, ids, "open", json);
+}
+
 void frame_truncated(struct frame *f, enum frame_kind k, const char *cb)
 {
-    static const char json[] = "{\"truncated\":true}";
+    frame_signal(f, k, cb, NULL, "truncated", "{\"truncated\":true}");
+}
 
-    if (k == FRAME_SSE)
-        frame_puts(f, "event: comet-truncated\ndata: {\"truncated\":true}\n\n");
-    else
-        frame_json(f, k, cb, json, sizeof json - 1);
+void frame_expired(struct frame *f, enum frame_kind k, const char *cb)
+{
+    frame_signal(f, k, cb, NULL, "expired", "{\"expired\":true}");
 }
 
 void frame_ping(struct frame *f, enum frame_kind k)

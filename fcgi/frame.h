@@ -49,6 +49,10 @@ void frame_open(struct frame *f, enum frame_kind k, const char *cb, struct curso
 /* Appends the truncation signal {"truncated":true} (SSE: event comet-truncated). */
 void frame_truncated(struct frame *f, enum frame_kind k, const char *cb);
 
+/* Appends the last frame of a stream whose credentials expired, {"expired":true}
+ * (SSE: event comet-expired): the client gets new ones before reconnecting. */
+void frame_expired(struct frame *f, enum frame_kind k, const char *cb);
+
 /* Appends a heartbeat the client's parser ignores. */
 void frame_ping(struct frame *f, enum frame_kind k);
 

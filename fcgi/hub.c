@@ -62,6 +62,7 @@ struct waiter {
     enum wstate state;
     int reads;            /* history reads in flight */
     int has_since, truncated, headed, ending;
+    int expiring;         /* the deadline is when the credentials expire */
     struct cursor cursor;
     long long deadline, beat;
     struct frame out;     /* records not yet written */
@@ -341,6 +342,14 @@ static void hub_flush(void)
     }
 }
 
+/* Queues a stream's last frame when its credentials expire. */
+static void waiter_expired(struct waiter *w)
+{
+    frame_reset(&hub.scratch);
+    frame_expired(&hub.scratch, (enum frame_kind)w->kind, w->cb);
+    waiter_stream(w);
+}
+
 /* ---- waiters: life ---- */
 
 static void waiter_free(struct waiter *w)
@@ -457,7 +466,6 @@ static void waiter_adopt(struct waiter *w)
         waiter_unavailable(w);
         return;
     }
-    w->deadline = now + 1000LL * w->deadline;
     waiter_attach(w);
     if (conn_flush(&hub.sub) < 0) {
         hub_fail();
@@ -732,6 +740,8 @@ static void hub_tick(long long now)
                 frame_poll_begin(&hub.body);
                 waiter_answer(w, &hub.body);
             } else {
+                if (w->expiring)
+                    waiter_expired(w);
                 waiter_end(w);
             }
         } else if (!is_poll(w) && now >= w->beat) {
@@ -905,9 +915,10 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     struct waiter *w;
     size_t size = 0;
     char *p, name[128];
+    long long until;
     int seconds;
 
-    if (request_waiting(req, cfg, kind, &q) < 0) {
+    if (request_waiting(req, cfg, kind, &q, &until) < 0) {
         query_free(&q);
         return 0;
     }
@@ -946,8 +957,7 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     }
     w->has_since = q.has_since;
     w->cursor = q.since;
-    /* Seconds until now; waiter_adopt makes it a deadline on the hub's clock. */
-    w->deadline = seconds;
+    w->deadline = request_deadline(1000LL * seconds, until, &w->expiring);
     query_free(&q);
     FCGX_Free(req, 0); /* the streams go; the connection stays, now the hub's */
     req->ipcFd = -1;

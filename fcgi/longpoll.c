@@ -44,12 +44,12 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     const char *env = NULL;
     size_t len = 0;
     int timeout, failed = 0;
-    long long deadline;
+    long long deadline, until;
 
-    if (request_waiting(req, cfg, REQUEST_POLL, &q) < 0)
+    if (request_waiting(req, cfg, REQUEST_POLL, &q, &until) < 0)
         goto done;
     timeout = request_timeout(cfg, &q);
-    deadline = wait_clock_ms() + timeout * 1000LL;
+    deadline = request_deadline(timeout * 1000LL, until, NULL);
     request_drain(req);
     if (!(w = request_wait_open(req, cfg, &q, timeout)))
         goto done;

@@ -2,6 +2,7 @@
 #include "pattern.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* Matches s against p[0..plen): the classic backtrack-to-last-star loop, O(n*m). */
 static int match(const char *p, size_t plen, const char *s)
@@ -25,6 +26,11 @@ static int match(const char *p, size_t plen, const char *s)
     while (pi < plen && p[pi] == '*')
         pi++;
     return pi == plen;
+}
+
+int pattern_match(const char *p, const char *s)
+{
+    return match(p, strlen(p), s);
 }
 
 int pattern_list_match(const char *list, const char *s)

@@ -7,4 +7,7 @@
  * ignored); 0 otherwise, and for an empty list. */
 int pattern_list_match(const char *list, const char *s);
 
+/* 1 when s matches the one pattern p (commas are ordinary characters here). */
+int pattern_match(const char *p, const char *s);
+
 #endif

@@ -9,42 +9,66 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "envelope.h"
+#include "log.h"
 #include "pattern.h"
 #include "reply.h"
 #include "request.h"
 #include "store.h"
 #include "xalloc.h"
 
-/* Constant-time for keys of equal length, so the comparison does not leak a prefix. */
-static int key_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = la != lb;
+/* Who is publishing: a configured key, a token's bearer, or nobody (public channels). */
+struct publisher {
+    const struct config_key *key;
+    const char *token;
+};
 
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-    return diff == 0;
-}
-
-/* The key check. Returns 1 for a valid key, 0 when no key was sent and public
- * channels exist (the caller checks the channels), -1 after answering 401. */
-static int publish_key(FCGX_Request *req, const struct config *cfg)
+/* The credential check, before the body is read. Fills p: a matching key, or a JWT
+ * to check against the channels once they are known, or neither when nothing was
+ * sent and public channels exist. Returns 0, or -1 after answering 401. */
+static int publish_who(FCGX_Request *req, const struct config *cfg, struct publisher *p)
 {
     const char *h = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
-    int ok = 0;
+    const char *v = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+    int tokens = cfg->jwt_secret[0] || cfg->jwt_public_pem[0];
 
     if ((!h || !*h) && cfg->public_channels[0])
         return 0;
-    if (h && strncasecmp(h, "Bearer ", 7) == 0)
-        for (int i = 0; i < cfg->npublish_keys; i++)
-            ok |= key_equal(h + 7, cfg->publish_keys[i]);
-    if (!ok)
-        reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n", "%s",
-                    cfg->npublish_keys == 0 ? "publishing is disabled: no COMET_PUBLISH_KEYS configured"
-                    : h && *h ? "wrong publish key" : "missing publish key: send Authorization: Bearer KEY");
-    return ok ? 1 : -1;
+    if (v && (p->key = auth_key(cfg, v)))
+        return 0;
+    /* A JWT is three base64url parts joined by dots; a key never needs to look like one. */
+    if (v && tokens && strchr(v, '.')) {
+        p->token = v;
+        return 0;
+    }
+    reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n", "%s",
+                cfg->npublish_keys == 0 && !tokens ? "publishing is disabled: no COMET_PUBLISH_KEYS configured"
+                : h && *h ? "wrong publish key" : "missing publish key: send Authorization: Bearer KEY");
+    return -1;
+}
+
+/* Whether the key or token covers every channel of the batch. Returns 0, or -1
+ * after answering 401 or 403. */
+static int publish_allowed(FCGX_Request *req, const struct config *cfg, const struct publisher *p,
+                           const struct publish_batch *b)
+{
+    char err[256];
+    enum auth_status rc;
+
+    if (p->token) {
+        if ((rc = auth_publish(cfg, p->token, b->channels, b->n, store_now_ms(), err, sizeof err)) == AUTH_OK)
+            return 0;
+        reply_error(req->out, (int)rc, rc == AUTH_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL, "%s", err);
+        return -1;
+    }
+    for (size_t i = 0; p->key->channels && i < b->n; i++)
+        if (!pattern_list_match(p->key->channels, b->channels[i])) {
+            reply_error(req->out, 403, NULL, "the key %s may not publish to %s", p->key->name, b->channels[i]);
+            return -1;
+        }
+    return 0;
 }
 
 /* A publish without a key: allowed when every channel is public and the client is
@@ -364,15 +388,16 @@ static int publish_queue(FCGX_Request *req, const struct config *cfg, redisConte
 void publish_handle(FCGX_Request *req, const struct config *cfg)
 {
     struct publish_batch b = {0};
+    struct publisher who = {0};
     struct query q = {0};
     char err[512], reply_key[STORE_KEY_MAX], token[33];
     const char *idem = NULL, *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
     redisContext *c = NULL;
     char *body = NULL, *print = NULL;
     size_t len = 0;
-    int keyed, queued;
+    int queued;
 
-    if (!request_method(req, "POST") || (keyed = publish_key(req, cfg)) < 0 || publish_idem(req, &idem) < 0 ||
+    if (!request_method(req, "POST") || publish_who(req, cfg, &who) < 0 || publish_idem(req, &idem) < 0 ||
         !(body = publish_body(req, cfg, &len)))
         goto done;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
@@ -380,8 +405,10 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
         reply_error(req->out, 400, NULL, "%s", err);
         goto done;
     }
+    if ((who.key || who.token) && publish_allowed(req, cfg, &who, &b) < 0)
+        goto done;
     c = conn_get(cfg);
-    if (!keyed && publish_public(req, cfg, c, &b) < 0)
+    if (!who.key && !who.token && publish_public(req, cfg, c, &b) < 0)
         goto done;
     if (q.wait) {
         for (int i = 0; i < 16; i++)
@@ -389,11 +416,12 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
         store_key(cfg, "reply:", token, reply_key);
     }
     if (idem) {
-        /* Who publishes is part of the request: a keyless retry from another address
-         * is another request. A valid JSON body holds no NUL byte. */
+        /* Who publishes is part of the request: the same key under another key name, or
+         * a keyless retry from another address, is another request. A valid JSON body
+         * holds no NUL byte. */
         int head;
         print = xmalloc(len + 80);
-        head = snprintf(print, 80, "%.64s\n", keyed ? "key" : addr ? addr : "-");
+        head = snprintf(print, 80, "%.64s\n", who.key ? who.key->name : who.token ? "token" : addr ? addr : "-");
         memcpy(print + head, body, len);
         print[head + len] = 0;
     }
@@ -401,10 +429,12 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
     if (queued < 0) {
         conn_drop();
         reply_unavailable(req->out);
-    } else if (queued && q.wait) {
-        publish_wait(req, cfg, c, reply_key, b.n);
     } else if (queued) {
-        reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
+        log_info("%zu events by %s", b.n, who.key ? who.key->name : who.token ? "a token" : "a public client");
+        if (q.wait)
+            publish_wait(req, cfg, c, reply_key, b.n);
+        else
+            reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
     }
 done:
     free(body);

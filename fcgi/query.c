@@ -94,6 +94,12 @@ static int apply(struct query *q, const char *name, char *v, size_t len, const s
         q->wait = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
     } else if (strcmp(name, "callback") == 0) {
         q->callback = v;
+    } else if (strcmp(name, "token") == 0) {
+        q->token = v;
+    } else if (strcmp(name, "expires") == 0) {
+        q->expires = v;
+    } else if (strcmp(name, "sig") == 0) {
+        q->sig = v;
     }
     return 0;
 }

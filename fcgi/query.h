@@ -16,13 +16,16 @@ struct query {
     int timeout;             /* seconds, or -1 when not given */
     int wait;                /* ?wait=1 */
     const char *callback;    /* JSONP or iframe callback, unchecked; NULL when absent */
+    const char *token;       /* credentials (auth.c checks them), unchecked; NULL when absent */
+    const char *expires, *sig;
     char *storage;           /* owns the decoded strings */
 };
 
 /* Parses qs (NULL counts as empty) within cfg's limits (max_query bytes, max_channels
  * channels of at most channel_max bytes). Parameters: channel (repeated), since,
- * lastEventId, timeout, wait, callback; others are ignored. Returns 0, or -1 with a
- * message for a 400 in err. The query must be freed with query_free either way. */
+ * lastEventId, timeout, wait, callback, token, expires, sig; others are ignored.
+ * Returns 0, or -1 with a message for a 400 in err. The query must be freed with
+ * query_free either way. */
 int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen);
 void query_free(struct query *q);
 

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "frame.h"
 #include "reply.h"
 #include "store.h"
+#include "wait.h"
 
 void request_endpoint(FCGX_Request *req, char *buf, size_t len)
 {
@@ -63,11 +65,30 @@ static int request_resume(FCGX_Request *req, struct query *q)
     return 0;
 }
 
-int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q)
+/* The credentials check of request_waiting. Returns 0, or -1 after a 401 or 403. */
+static int request_auth(FCGX_Request *req, const struct config *cfg, const struct query *q, long long *until_ms)
+{
+    char err[256], cookie[AUTH_TOKEN_MAX + 1];
+    struct auth_credentials cr = {
+        auth_request_token(FCGX_GetParam("HTTP_AUTHORIZATION", req->envp), q->token,
+                           FCGX_GetParam("HTTP_COOKIE", req->envp), cookie, sizeof cookie),
+        q->expires, q->sig};
+    enum auth_status rc = auth_subscribe(cfg, &cr, q->channels, q->nchannels, store_now_ms(), until_ms, err,
+                                         sizeof err);
+
+    if (rc == AUTH_OK)
+        return 0;
+    reply_error(req->out, (int)rc, rc == AUTH_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL, "%s", err);
+    return -1;
+}
+
+int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q,
+                    long long *until_ms)
 {
     char err[256];
 
     memset(q, 0, sizeof *q);
+    *until_ms = 0;
     if (!request_method(req, "GET"))
         return -1;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, q, err, sizeof err) < 0) {
@@ -78,6 +99,8 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struc
         reply_error(req->out, 400, NULL, "channel: at least one channel is required");
         return -1;
     }
+    if (request_auth(req, cfg, q, until_ms) < 0)
+        return -1;
     if (kind != REQUEST_POLL && request_resume(req, q) < 0)
         return -1;
     if (kind == REQUEST_POLL || kind == FRAME_IFRAME) {
@@ -118,4 +141,14 @@ struct waiter *request_wait_open(FCGX_Request *req, const struct config *cfg, co
         reply_unavailable(req->out);
     }
     return NULL;
+}
+
+long long request_deadline(long long ms, long long until_ms, int *expiring)
+{
+    long long now = wait_clock_ms(), left = until_ms - store_now_ms();
+    int first = until_ms && left < ms;
+
+    if (expiring)
+        *expiring = first;
+    return now + (first ? left : ms);
 }

@@ -23,11 +23,17 @@ void request_drain(FCGX_Request *req);
 #define REQUEST_POLL (-1)
 
 /* Reads a waiting request (GET, at least one channel, a valid callback where the kind
- * takes one) and resolves its resume point into q->since: for streams Last-Event-ID
- * (what EventSource sends on reconnect), else lastEventId (polyfills), else since.
- * Returns 0, or -1 after answering 400 or 405 (q must be freed with query_free
- * either way). */
-int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q);
+ * takes one, credentials for private channels) and resolves its resume point into
+ * q->since: for streams Last-Event-ID (what EventSource sends on reconnect), else
+ * lastEventId (polyfills), else since. *until_ms is when its credentials expire (Unix
+ * ms; 0: never, no channel is private): it must not wait beyond. Returns 0, or -1
+ * after answering 400, 401, 403 or 405 (q must be freed with query_free either way). */
+int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q,
+                    long long *until_ms);
+
+/* The deadline on wait_clock_ms's clock ms from now, or the moment the credentials
+ * expire (until_ms, Unix ms; 0: never) if that is earlier; *expiring (unless NULL) is then 1. */
+long long request_deadline(long long ms, long long until_ms, int *expiring);
 
 /* Opens the wait of a one-request-per-process request for seconds (see wait_open),
  * on the cached command connection, for the client address REMOTE_ADDR. Returns the

@@ -12,6 +12,7 @@ struct stream {
     const struct config *cfg;
     enum frame_kind kind;
     const char *cb;
+    long long until;   /* when the credentials expire (Unix ms), or 0 */
     struct frame f;
 };
 
@@ -26,10 +27,12 @@ static int stream_flush(struct stream *st)
     return FCGX_FFlush(st->req->out);
 }
 
-/* Streams until the lifetime ends, the client leaves, the process stops or Redis fails. */
+/* Streams until the lifetime ends or the credentials expire (with a last frame that
+ * says so), the client leaves, the process stops or Redis fails. */
 static void stream_run(struct stream *st, struct waiter *w)
 {
-    long long end = wait_clock_ms() + st->cfg->sse_lifetime * 1000LL, deadline = 0, now;
+    int expiring;
+    long long end = request_deadline(st->cfg->sse_lifetime * 1000LL, st->until, &expiring), deadline = 0, now;
     const char *env;
     size_t len;
 
@@ -43,15 +46,23 @@ static void stream_run(struct stream *st, struct waiter *w)
             frame_event(&st->f, st->kind, st->cb, env, len);
             if (stream_flush(st) < 0)
                 return;
-            continue;
+            /* A busy channel must not keep an expired stream alive. */
+            if (wait_clock_ms() < end)
+                continue;
+            break;
         case WAIT_TIMEOUT:
             break;
         default:
             return;
         }
         now = wait_clock_ms();
-        if (now >= end)
+        if (now >= end) {
+            if (expiring) {
+                frame_expired(&st->f, st->kind, st->cb);
+                stream_flush(st);
+            }
             return;
+        }
         if (deadline)
             frame_ping(&st->f, st->kind);
         else
@@ -70,7 +81,7 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     struct query q = {0};
     struct waiter *w = NULL;
 
-    if (request_waiting(req, cfg, (int)kind, &q) < 0)
+    if (request_waiting(req, cfg, (int)kind, &q, &st.until) < 0)
         goto done;
     st.cb = q.callback;
     request_drain(req);

@@ -4,8 +4,8 @@
 # keep their usual ports; the test and demo stacks use others.
 set -euo pipefail
 
-pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev redis-server apache2 lighttpd nginx
-      libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev)
+pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
+      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev)
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)
 

@@ -266,6 +266,8 @@ cmd_run() {
         *) echo "stack.sh: SERVER is apache, lighttpd, proxy-fcgi or nginx" >&2; exit 2 ;;
     esac
     local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port
+    # A named key (NAME=KEY[:PATTERNS]) is sent as its KEY.
+    if [[ $key =~ ^[A-Za-z0-9_.-]+=([^=:][^:]*) ]]; then key=${BASH_REMATCH[1]}; fi
     cat <<EOF
 
 comet-fcgi is running behind ${SERVER:-apache} (Redis on port $rport; logs and pids in $dir/).

@@ -37,6 +37,23 @@ declare namespace Comet {
         cursor?: string | null;
         /** Share one connection with the other tabs of this origin (default true). */
         shared?: boolean;
+        /**
+         * A JWT for private channels, sent as the `token` query parameter (EventSource cannot
+         * set headers) and as the Bearer of publish(). A function is called before the first
+         * connection and again whenever the server ends a stream because the token expired or
+         * refuses it (401/403); it may return a Promise. Leave it out to rely on the
+         * comet_token cookie.
+         */
+        token?: string | (() => string | Promise<string>);
+        /** A signed subscribe URL's parameters (for exactly the subscribed channels), or a function giving them. */
+        signed?: SignedParams | (() => SignedParams | Promise<SignedParams>);
+    }
+
+    interface SignedParams {
+        /** Unix seconds. */
+        expires: number | string;
+        /** Lowercase hex HMAC-SHA256(COMET_URL_SECRET, sorted channels joined by "," + "\n" + expires). */
+        sig: string;
     }
 
     interface PublishOptions {
@@ -44,12 +61,12 @@ declare namespace Comet {
         event?: string;
         /** Wait until the events are stored; resolves {ids}. */
         wait?: boolean;
-        /** A publish key (for trusted code only: never put a key in a public page). */
+        /** A publish key (for trusted code only: never put a key in a public page). Default: the client's token. */
         key?: string;
     }
 
     interface CometError extends Error {
-        /** unsupported | refused | stall | opaque | bad | network | server | idle | handler */
+        /** unsupported | refused | auth | stall | opaque | bad | network | server | idle | handler */
         kind: string;
         transport?: Transport;
         status?: number;

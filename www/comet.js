@@ -92,10 +92,11 @@
     /* ---------------------------------------------------------------------------------------
      * URLs and requests. */
 
-    function query(channels, params) {
-        var q = [], i, k;
+    /** auth: the credentials' parameters ({token} or {expires, sig}), or null. */
+    function query(channels, params, auth) {
+        var q = [], i, k, all = extend(extend({}, params), auth || {});
         for (i = 0; i < channels.length; i++) q.push('channel=' + encodeURIComponent(channels[i]));
-        for (k in params) if (params[k] != null) q.push(k + '=' + encodeURIComponent(params[k]));
+        for (k in all) if (all[k] != null) q.push(k + '=' + encodeURIComponent(all[k]));
         return '?' + q.join('&');
     }
     function absolute(url) {
@@ -132,7 +133,7 @@
             if (j && typeof j.error === 'string') msg += ': ' + j.error;
         } catch (e) {}
         var kind = status === 408 || status === 425 || status === 429 || status >= 500 ? 'server'
-            : status >= 400 ? 'refused' : 'opaque';
+            : status === 401 || status === 403 ? 'auth' : status >= 400 ? 'refused' : 'opaque';
         return { kind: kind, status: status, retryAfter: parseRetryAfter(retryAfterHeader), message: msg };
     }
     function credentials(o) { return o.withCredentials ? 'include' : 'same-origin'; }
@@ -205,7 +206,7 @@
     function sse(hub, link, ctx) {
         if (typeof G.EventSource !== 'function') return link.fail({ kind: 'unsupported', message: 'no EventSource' });
         // Browsers send Last-Event-ID only on their own reconnects; ours carry the cursor here.
-        var url = ctx.url + '/sse' + query(ctx.channels, { lastEventId: ctx.cursor });
+        var url = ctx.url + '/sse' + query(ctx.channels, { lastEventId: ctx.cursor }, ctx.auth);
         var es, opened = false, closed = false, types = hub.o.events, i;
         try {
             es = new G.EventSource(url, { withCredentials: !!hub.o.withCredentials });
@@ -226,6 +227,11 @@
             link.activity();
             link.truncated();
         });
+        es.addEventListener('comet-expired', function () {
+            closed = true;
+            es.close();
+            link.expired();
+        });
         // We reconnect ourselves, to keep the backoff and the cursor ours: close on any error.
         es.onerror = function () {
             if (closed) return;
@@ -238,7 +244,7 @@
     }
 
     function stream(hub, link, ctx) {
-        var url = ctx.url + '/stream' + query(ctx.channels, { since: ctx.cursor });
+        var url = ctx.url + '/stream' + query(ctx.channels, { since: ctx.cursor }, ctx.auth);
         var lines = new Lines(function (line) {
             link.activity();
             // The 2048-space prelude and heartbeats are blank lines.
@@ -326,7 +332,7 @@
             // The first request asks for no wait: it proves the way and fetches the cursor at once.
             var wait = first ? 0 : hub.o.timeout, t0 = now();
             link.activity();
-            abort = get(ctx.url + path + query(ctx.channels, { since: hub.cursor, timeout: wait }), wait * 1000 + POLL_GRACE,
+            abort = get(ctx.url + path + query(ctx.channels, { since: hub.cursor, timeout: wait }, ctx.auth), wait * 1000 + POLL_GRACE,
                 function (err, json) {
                     abort = null;
                     if (closed) return;
@@ -415,7 +421,7 @@
             if (opened) link.end();
             else link.fail({ kind: 'opaque', message: 'the iframe ended before the stream opened' });
         };
-        f.src = ctx.url + '/iframe' + query(ctx.channels, { since: ctx.cursor, callback: 'Comet.' + name });
+        f.src = ctx.url + '/iframe' + query(ctx.channels, { since: ctx.cursor, callback: 'Comet.' + name }, ctx.auth);
         (doc.body || doc.documentElement).appendChild(f);
         // A stream cut mid-document fires no load event, and heartbeats (<!---->) call nothing:
         // watch the document (same origin) grow instead, so the idle check sees heartbeats.
@@ -474,6 +480,30 @@
         this._idle = null;
         this._last = 0;         // time of the last activity
         this._stopped = true;
+        this._auth = null;      // credentials' query parameters: null to fetch, PENDING while fetched
+    }
+
+    var PENDING = {};
+
+    /** Calls fn (a value, or a function returning one or a Promise of one); cb(err, value). */
+    function resolve(fn, cb) {
+        var v;
+        try {
+            v = typeof fn === 'function' ? fn() : fn;
+        } catch (e) {
+            return later(function () { cb(e); });
+        }
+        G.Promise.resolve(v).then(function (x) { cb(null, x); }, function (e) { cb(e || new Error('rejected')); });
+    }
+
+    /** The query parameters of the client's credentials: cb(err, {token} | {expires, sig} | {}). */
+    function authParams(o, cb) {
+        if (o.token == null && o.signed == null) return cb(null, {});
+        resolve(o.token != null ? o.token : o.signed, function (err, v) {
+            if (err) return cb(err);
+            if (o.token != null) return cb(null, typeof v === 'string' && v ? { token: v } : {});
+            cb(null, v && v.sig ? { expires: v.expires, sig: v.sig } : {});
+        });
     }
 
     /** Sets the channels. from: where the added channels must start (their events after it are
@@ -581,6 +611,24 @@
             this._setTransport(null);
             return;
         }
+        if (this._auth === PENDING) return; // connects when the credentials arrive
+        if (this._auth === null) {
+            this._auth = PENDING;
+            authParams(this.o, function (err, params) {
+                self._auth = err ? null : params;
+                if (self._stopped) return;
+                if (!err) return self._connect();
+                self._attempt++;
+                var delay = retryDelay(self._attempt, self.o.backoff);
+                self.sink.error(cometError('the token function failed: ' + (err && err.message || err),
+                    { kind: 'auth', retryIn: delay }));
+                self._retry = setTimeout(function () {
+                    self._retry = null;
+                    self._connect();
+                }, delay);
+            });
+            return;
+        }
         if (this._from != null) {
             this.cursor = minId(this.cursor, this._from);
             this._from = null;
@@ -594,7 +642,8 @@
                     ' ms (a proxy buffering the stream?)' });
             }, this.o.stallTimeout);
         }
-        var h = IMPL[name](this, link, { url: this.url, channels: this.channels.slice(), cursor: this.cursor });
+        var h = IMPL[name](this, link, { url: this.url, channels: this.channels.slice(), cursor: this.cursor,
+            auth: this._auth });
         if (h && link === this._link) this._handle = h;
         else if (h) h.close();
     };
@@ -647,11 +696,18 @@
                 self._setState('open');
             },
             truncated: function () { if (live()) self.sink.missed(); },
+            // The server ended the stream at the credentials' expiry: new ones, then resume.
+            expired: function () {
+                if (!live()) return;
+                self._auth = null;
+                link.end();
+            },
             frame: function (f) {
                 if (!live()) return;
                 if (f && typeof f === 'object' && typeof f.id === 'string' && typeof f.channel === 'string') link.envelope(f);
                 else if (f && f.open === true) link.open(f.cursor);
                 else if (f && f.truncated === true) link.truncated();
+                else if (f && f.expired === true) link.expired();
                 else if (f && typeof f.cursor === 'string') link.cursor(f.cursor);
                 else link.bad('unknown frame: ' + JSON.stringify(f).slice(0, 80));
             },
@@ -671,6 +727,9 @@
     Hub.prototype._fail = function (link, info) {
         var self = this, name = link.transport, kind = info.kind, advanced = false, delay;
         this._disconnect();
+        // Refused credentials, or a failure that may hide a refusal (EventSource, scripts
+        // and iframes cannot see the status): ask for new ones before the next attempt.
+        if (kind === 'auth' || kind === 'opaque') this._auth = null;
         if (kind === 'end') {
             // The server ended a live stream (its lifetime, a graceful restart): resume at once.
             delay = retryDelay(0, this.o.backoff);
@@ -1190,10 +1249,15 @@
         else body.channel = channel;
         if (opts.event != null) body.event = opts.event;
         body.data = data;
-        var headers = { 'Content-Type': 'application/json' };
-        if (opts.key) headers.Authorization = 'Bearer ' + opts.key;
-        return G.fetch(this.url + '/publish' + (opts.wait ? '?wait=1' : ''), {
-            method: 'POST', headers: headers, body: JSON.stringify(body), credentials: credentials(this.options)
+        var headers = { 'Content-Type': 'application/json' }, self = this;
+        // A key, else the client's token (its publish claim grants the channels), else none.
+        return new P(function (ok, fail) {
+            resolve(opts.key || self.options.token, function (err, v) { return err ? fail(err) : ok(v); });
+        }).then(function (bearer) {
+            if (typeof bearer === 'string' && bearer) headers.Authorization = 'Bearer ' + bearer;
+            return G.fetch(self.url + '/publish' + (opts.wait ? '?wait=1' : ''), {
+                method: 'POST', headers: headers, body: JSON.stringify(body), credentials: credentials(self.options)
+            });
         }).then(function (res) {
             return res.text().then(function (text) {
                 var json = null;

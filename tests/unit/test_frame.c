@@ -66,6 +66,12 @@ int main(void)
     frame_truncated(&f, FRAME_SSE, NULL);
     CHECK(strcmp(f.s, "event: comet-truncated\ndata: {\"truncated\":true}\n\n") == 0, "%s", f.s);
     frame_reset(&f);
+    frame_expired(&f, FRAME_SSE, NULL);
+    frame_expired(&f, FRAME_LINES, NULL);
+    frame_expired(&f, FRAME_IFRAME, "cb");
+    CHECK(strcmp(f.s, "event: comet-expired\ndata: {\"expired\":true}\n\n{\"expired\":true}\n"
+                      "<script>parent.cb({\"expired\":true});</script>\n") == 0, "expired: %s", f.s);
+    frame_reset(&f);
     frame_ping(&f, FRAME_SSE);
     frame_ping(&f, FRAME_LINES);
     frame_ping(&f, FRAME_IFRAME);
