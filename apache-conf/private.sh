@@ -77,8 +77,9 @@ LoadModule fcgid_module $mods/mod_fcgid.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 
-# Every waiting client holds one worker thread: 11 x 200 = 2200, room for the 2,000 waiting
-# clients that comet.conf's process limits allow, and for publishes.
+# Every waiting client holds one worker thread: 11 x 200 = 2200, room for the 1,000 waiting
+# clients that mod_fcgid's process table allows (comet.conf), and for 2,000 under
+# mod_proxy_fcgi (proxy-fcgi.conf).
 StartServers 2
 ServerLimit 11
 ThreadLimit 200

@@ -107,11 +107,13 @@ workers_max=$(grep -Eo '^MaxRequestWorkers[[:space:]]+[0-9]+' apache-conf/privat
 apache_cap=${BENCH_COMET_CAP:-$(( (fcgid_max < workers_max ? fcgid_max : workers_max) - 16 ))}
 # Under mod_proxy_fcgi each waiting client holds an Apache thread (comet.fcgi runs apart).
 proxy_cap=${BENCH_COMET_CAP:-$((workers_max - 16))}
-# Under lighttpd each waiting client holds two descriptors there (client, backend), and the
-# hard open-file limit here may be below lighttpd-conf's server.max-fds.
+# Under lighttpd each waiting client holds two descriptors there (client, backend), the
+# hard open-file limit here may be below lighttpd-conf's server.max-fds, and lighttpd stops
+# accepting at 90% of its descriptors (its high-water mark).
 nofile=$(ulimit -Hn)
 [[ $nofile = unlimited ]] && nofile=1048576
-lighttpd_cap=${BENCH_COMET_CAP:-$(( (nofile - 256) / 2 < 10000 ? (nofile - 256) / 2 : 0 ))}
+lighttpd_fit=$(( (nofile * 9 / 10 - 256) / 2 ))
+lighttpd_cap=${BENCH_COMET_CAP:-$(( lighttpd_fit < 10000 ? lighttpd_fit : 0 ))}
 cap_of() {
     case $1 in
         comet-apache) echo "$apache_cap" ;;
@@ -344,7 +346,7 @@ write_report() {
             echo "- Under Apache + mod_proxy_fcgi every waiting client holds one Apache thread ($workers_max: MaxRequestWorkers): comet-proxy runs were capped at $proxy_cap subscribers."
         fi
         if [[ " ${servers[*]} " = *" comet-lighttpd "* ]] && ((lighttpd_cap > 0)); then
-            echo "- Under lighttpd every waiting client takes two descriptors there; this machine's hard open-file limit is $nofile, so comet-lighttpd runs were capped at $lighttpd_cap subscribers."
+            echo "- Under lighttpd every waiting client takes two descriptors there and lighttpd stops accepting at 90% of its descriptors; this machine's hard open-file limit is $nofile (root cannot raise it in this container), so comet-lighttpd runs were capped at $lighttpd_cap subscribers."
         fi
         echo "- Where a cap left a server fewer subscribers than Nchan, the ratios compare unequal loads and are marked with *."
         echo
