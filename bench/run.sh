@@ -96,6 +96,7 @@ else
     scenario poll poll 1000 1 2 10 5 2
     scenario fanout sse 1000 1 max 10 15 8
     scenario channels sse 1000 1000 200 10 5 4
+    scenario channels-max sse 1000 1000 max 10 15 8
     settle=3
 fi
 
