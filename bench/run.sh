@@ -509,6 +509,8 @@ pick_ports
 export COMET_REDIS_HOST=127.0.0.1 COMET_REDIS_PORT=$redis_port
 export COMET_PUBLISH_KEYS=${COMET_PUBLISH_KEYS:-bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 export COMET_LOG_LEVEL=${COMET_LOG_LEVEL:-warn}
+# Every client here comes from 127.0.0.1: the per-address limit would refuse all but 100.
+export COMET_MAX_WAITING_PER_ADDR=${COMET_MAX_WAITING_PER_ADDR:-0}
 publish_key=${COMET_PUBLISH_KEYS%%,*}
 
 tests/stack.sh redis "$run/redis" "$redis_port"
