@@ -73,6 +73,18 @@ void store_key(const struct config *cfg, const char *kind, const char *name, cha
     snprintf(out, STORE_KEY_MAX, "%s%s%s", cfg->prefix, kind, name);
 }
 
+/* Loads s into Redis and notes its sha. Returns 0, or -1 (logged). */
+static int store_eval_load(redisContext *c, struct script *s)
+{
+    redisReply *r = redis_ok(c, 3, (const char *[]){"SCRIPT", "LOAD", s->src}, NULL);
+
+    if (!r)
+        return -1;
+    snprintf(s->sha, sizeof s->sha, "%s", r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
 /* EVALSHA argv[0..argc) (argv[0] and [1], and their lens when lens is not NULL, are
  * filled here), loading the script on first use and again after Redis forgot it (a
  * restart or SCRIPT FLUSH). */
@@ -94,11 +106,8 @@ static redisReply *store_eval(redisContext *c, struct script *s, int argc, const
                 return r;
             freeReplyObject(r);
         }
-        r = redis_ok(c, 3, (const char *[]){"SCRIPT", "LOAD", s->src}, NULL);
-        if (!r)
+        if (store_eval_load(c, s) < 0)
             return NULL;
-        snprintf(s->sha, sizeof s->sha, "%s", r->str);
-        freeReplyObject(r);
     }
     return NULL;
 }
@@ -362,8 +371,8 @@ const redisReply *store_entries(const redisReply *r)
     return r->element[1];
 }
 
-int store_write(redisContext *c, const struct config *cfg, const char *token,
-                const redisReply *entry, int *lost)
+int store_write_append(redisContext *c, const struct config *cfg, const char *token,
+                       const redisReply *entry)
 {
     const redisReply *id, *fields;
     const char *reply_key = "", *idem_key = "";
@@ -371,10 +380,10 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
     size_t *lens, argc, nev = 0;
     char (*keys)[STORE_KEY_MAX];
     char nkeys[16], size[16], age[24], pubsub[STORE_KEY_MAX];
-    redisReply *r;
     int rc = -1;
 
-    *lost = 0;
+    if (!write_script.sha[0] && store_eval_load(c, &write_script) < 0)
+        return -1;
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
         return -1;
     id = entry->element[0];
@@ -422,20 +431,37 @@ int store_write(redisContext *c, const struct config *cfg, const char *token,
             argv[argc++] = fields->element[i + k]->str;
         }
     }
-    r = store_eval(c, &write_script, (int)argc, argv, lens);
-    if (!r)
-        goto done;
+    argv[0] = "EVALSHA";
+    argv[1] = write_script.sha;
+    lens[0] = 7;
+    lens[1] = strlen(write_script.sha);
+    rc = redisAppendCommandArgv(c, (int)argc, argv, lens) == REDIS_OK ? 0 : -1;
+    free(argv);
+    free(lens);
+    free(keys);
+    return rc;
+}
+
+int store_write_reply(redisContext *c, int *lost)
+{
+    redisReply *r = NULL;
+    int rc = -1;
+
+    *lost = 0;
+    if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+        log_warn("redis: %s", c->errstr[0] ? c->errstr : "connection lost");
+        return -1;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
+        /* NOSCRIPT too: Redis restarted; the entries stay pending and are stored again. */
         *lost = strncmp(r->str, "NOTLEADER", 9) == 0;
-        log_warn("storing %s: %s", id->str, r->str);
+        if (strncmp(r->str, "NOSCRIPT", 8) == 0)
+            write_script.sha[0] = 0;
+        log_warn("storing: %s", r->str);
     } else {
         rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
     }
     freeReplyObject(r);
-done:
-    free(argv);
-    free(lens);
-    free(keys);
     return rc;
 }
 

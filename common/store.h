@@ -81,10 +81,14 @@ redisReply *store_take(redisContext *c, const struct config *cfg, const char *co
 /* The entries array inside a store_claim or store_take reply (NULL when empty). */
 const redisReply *store_entries(const redisReply *r);
 
-/* Stores one entry through the atomic store script. Returns 1 when stored, 0 when
- * it had been stored before, -1 on error; *lost is set when the lease was lost. */
-int store_write(redisContext *c, const struct config *cfg, const char *token,
-                const redisReply *entry, int *lost);
+/* Stores inbox entries through the atomic store script, pipelined: store_write_append
+ * queues the script for one entry on c (returns 0, or -1 for a malformed entry or a
+ * failed script load, nothing queued), and each store_write_reply then reads one
+ * answer, in order: 1 when stored, 0 when stored before, -1 on error, with *lost set
+ * when the lease was lost. After an error, c must be dropped: answers may be unread. */
+int store_write_append(redisContext *c, const struct config *cfg, const char *token,
+                       const redisReply *entry);
+int store_write_reply(redisContext *c, int *lost);
 
 /* The worker lease: takes it when free or keeps it when this token holds it, and
  * beats the heartbeat. Returns 1 when held, 0 when another worker holds it, -1 on

@@ -47,25 +47,28 @@ static void worker_drop(struct worker *w)
     w->active = 0;
 }
 
-/* Stores every entry of a claim or take reply, in order. Returns 0, or -1 after the
- * lease was lost or Redis failed (the worker is then standby or disconnected). */
+/* Stores every entry of a claim or take reply, in order, pipelined: one round trip
+ * for the batch, not one per entry (each script stays atomic, and Redis runs them in
+ * order). Returns 0, or -1 after the lease was lost or Redis failed; the worker is then
+ * disconnected (answers may be unread) and standby until it reconnects. */
 static int worker_store(struct worker *w, const redisReply *r)
 {
     const redisReply *entries = store_entries(r);
-    int lost;
+    size_t n = 0, i = 0;
+    int lost = 0;
 
-    for (size_t i = 0; entries && i < entries->elements && !stopping; i++) {
-        if (store_write(w->c, w->cfg, w->token, entries->element[i], &lost) < 0) {
-            if (lost) {
-                log_warn("lease lost; going standby");
-                w->active = 0;
-            } else {
-                worker_drop(w);
-            }
-            return -1;
-        }
-    }
-    return 0;
+    if (!entries)
+        return 0;
+    while (n < entries->elements && store_write_append(w->c, w->cfg, w->token, entries->element[n]) == 0)
+        n++;
+    while (i < n && store_write_reply(w->c, &lost) >= 0)
+        i++;
+    if (i == entries->elements)
+        return 0;
+    if (lost)
+        log_warn("lease lost; going standby");
+    worker_drop(w);
+    return -1;
 }
 
 /* Becomes the active worker if the lease is free, then stores whatever the last
