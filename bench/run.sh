@@ -124,6 +124,19 @@ cap_of() {
     esac
 }
 
+# table_head CELL RATIO: a report table's header: a column per server (CELL, a printf
+# format of the server's name), then one per comet deployment's ratio to Nchan (RATIO).
+table_head() {
+    local s
+    printf '| scenario |'
+    for s in "${servers[@]}"; do printf " $1 |" "$s"; done
+    for s in "${comet[@]}"; do printf " $2 |" "$s"; done
+    echo
+    printf '|---|'
+    for _ in "${servers[@]}" "${comet[@]}"; do printf -- '---|'; done
+    echo
+}
+
 # ---- processes ---------------------------------------------------------------------------
 
 alive() {
@@ -147,22 +160,6 @@ pick_ports() {
     done
     ((${#found[@]} == 3)) || die "no free ports found"
     redis_port=${found[0]} web_port=${found[1]} nchan_port=${found[2]}
-}
-
-# stop_pid PIDFILE: TERM its session leader, up to 10 s, then KILL the process group.
-stop_pid() {
-    local pid i
-    pid=$(cat "$1" 2> /dev/null) || return 0
-    rm -f "$1"
-    [[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] || return 0
-    alive "$pid" || return 0
-    [[ $(ps -o sid= -p "$pid" | tr -d ' ') = "$pid" ]] || return 0 # ours only: a session leader
-    kill -TERM "$pid" 2> /dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        alive "$pid" || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2> /dev/null || true
 }
 
 nginx_start() {
@@ -203,14 +200,14 @@ server_start() {
 server_stop() {
     case $1 in
         comet-*) tests/stack.sh stop "$run/web" ;;
-        nchan) stop_pid "$run/nginx/nginx.pid" ;;
+        nchan) tests/stack.sh stop "$run/nginx" ;;
     esac
 }
 
 stop_all() {
     set +e
     tests/stack.sh stop "$run/web"
-    stop_pid "$run/nginx/nginx.pid"
+    tests/stack.sh stop "$run/nginx"
     tests/stack.sh stop "$run/worker"
     tests/stack.sh stop "$run/redis"
 }
@@ -353,13 +350,7 @@ write_report() {
         echo
         echo "## Latency (ms) and loss"
         echo
-        printf '| scenario |'
-        for s in "${servers[@]}"; do printf ' %s: subscribers, p50 / p99 / max, lost, dup |' "$s"; done
-        for s in "${comet[@]}"; do printf ' %s / nchan p50, p99 |' "$s"; done
-        echo
-        printf '|---|'
-        for _ in "${servers[@]}" "${comet[@]}"; do printf -- '---|'; done
-        echo
+        table_head '%s: subscribers, p50 / p99 / max, lost, dup' '%s / nchan p50, p99'
         for sc in "${scenarios[@]}"; do
             read -r name _ <<< "$sc"
             [[ $name = idle-* ]] && continue
@@ -383,13 +374,7 @@ write_report() {
         echo
         echo "## Server memory per waiting client (PSS)"
         echo
-        printf '| scenario |'
-        for s in "${servers[@]}"; do printf ' %s: clients, PSS before -> waiting MB (Redis part), processes, kB per client (without Redis) |' "$s"; done
-        for s in "${comet[@]}"; do printf ' %s / nchan |' "$s"; done
-        echo
-        printf '|---|'
-        for _ in "${servers[@]}" "${comet[@]}"; do printf -- '---|'; done
-        echo
+        table_head '%s: clients, PSS before -> waiting MB (Redis part), processes, kB per client (without Redis)' '%s / nchan'
         for sc in "${scenarios[@]}"; do
             read -r name _ <<< "$sc"
             printf '| %s |' "$name"
@@ -412,13 +397,7 @@ write_report() {
         echo
         echo "## Throughput"
         echo
-        printf '| scenario |'
-        for s in "${servers[@]}"; do printf ' %s: publishes accepted/s, deliveries/s |' "$s"; done
-        for s in "${comet[@]}"; do printf ' %s / nchan deliveries/s |' "$s"; done
-        echo
-        printf '|---|'
-        for _ in "${servers[@]}" "${comet[@]}"; do printf -- '---|'; done
-        echo
+        table_head '%s: publishes accepted/s, deliveries/s' '%s / nchan deliveries/s'
         for sc in "${scenarios[@]}"; do
             read -r name _ <<< "$sc"
             [[ $name = idle-* ]] && continue

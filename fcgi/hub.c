@@ -17,7 +17,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "envelope.h"
 #include "frame.h"
 #include "log.h"
@@ -68,7 +67,7 @@ struct waiter {
     struct frame out;     /* records not yet written */
     char **held;          /* messages that came while the history was read */
     size_t nheld;
-    char name[128];       /* member of the store's waiting sets */
+    char name[WAIT_NAME_MAX]; /* member of the store's waiting sets */
     char *addr;           /* client address whose set holds name (admitted), or NULL */
     int dirty;            /* has output queued that hub_flush will write */
     struct waiter *prev, *next, *next_dirty;
@@ -891,34 +890,15 @@ int hub_start(const struct config *cfg)
     return 0;
 }
 
-/* Takes a place among the client address's waiting requests, on the accept thread's
- * own connection: the answer is needed before the request is handed over. Returns 0,
- * or -1 after answering 429 or 503. */
-static int hub_admit(FCGX_Request *req, const struct config *cfg, const char *name, int seconds)
-{
-    redisContext *c = conn_get(cfg);
-    long long rc = c ? store_admit(c, cfg, FCGX_GetParam("REMOTE_ADDR", req->envp), name,
-                                   store_now_ms() + seconds * 1000LL + 5000) : -1;
-
-    if (rc > 0)
-        reply_waiting_full(req->out, rc);
-    if (rc < 0) {
-        conn_drop();
-        reply_unavailable(req->out);
-    }
-    return rc == 0 ? 0 : -1;
-}
-
 int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *cors)
 {
     struct query q;
     struct waiter *w;
     size_t size = 0;
-    char *p, name[128];
-    long long until;
-    int seconds;
+    char *p, name[WAIT_NAME_MAX];
+    struct request_span span;
 
-    if (request_waiting(req, cfg, kind, &q, &until) < 0) {
+    if (request_waiting(req, cfg, kind, &q, &span) < 0) {
         query_free(&q);
         return 0;
     }
@@ -927,9 +907,9 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
         query_free(&q);
         return 0;
     }
-    seconds = kind == REQUEST_POLL ? request_timeout(cfg, &q) : cfg->sse_lifetime;
     wait_name(name, sizeof name);
-    if (cfg->max_waiting_addr && hub_admit(req, cfg, name, seconds) < 0) {
+    /* On the accept thread's connection: the answer is needed before the hand-over. */
+    if (request_admit(req, cfg, name, span.seconds) < 0) {
         query_free(&q);
         return 0;
     }
@@ -957,7 +937,8 @@ int hub_take(FCGX_Request *req, const struct config *cfg, int kind, const char *
     }
     w->has_since = q.has_since;
     w->cursor = q.since;
-    w->deadline = request_deadline(1000LL * seconds, until, &w->expiring);
+    w->deadline = span.deadline;
+    w->expiring = span.expiring;
     query_free(&q);
     FCGX_Free(req, 0); /* the streams go; the connection stays, now the hub's */
     req->ipcFd = -1;

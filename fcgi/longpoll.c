@@ -43,17 +43,15 @@ void longpoll_handle(FCGX_Request *req, const struct config *cfg)
     struct waiter *w = NULL;
     const char *env = NULL;
     size_t len = 0;
-    int timeout, failed = 0;
-    long long deadline, until;
+    int failed = 0;
+    struct request_span span;
 
-    if (request_waiting(req, cfg, REQUEST_POLL, &q, &until) < 0)
+    if (request_waiting(req, cfg, REQUEST_POLL, &q, &span) < 0)
         goto done;
-    timeout = request_timeout(cfg, &q);
-    deadline = request_deadline(timeout * 1000LL, until, NULL);
     request_drain(req);
-    if (!(w = request_wait_open(req, cfg, &q, timeout)))
+    if (!(w = request_wait_open(req, cfg, &q, span.seconds)))
         goto done;
-    switch (wait_next(w, deadline, &env, &len)) {
+    switch (wait_next(w, span.deadline, &env, &len)) {
     case WAIT_GONE:
         break;
     case WAIT_ERROR:

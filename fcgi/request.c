@@ -82,13 +82,25 @@ static int request_auth(FCGX_Request *req, const struct config *cfg, const struc
     return -1;
 }
 
+/* Seconds a request of kind waits: a poll its timeout parameter, capped, or the
+ * default; a stream its lifetime. */
+static int request_seconds(const struct config *cfg, int kind, const struct query *q)
+{
+    if (kind != REQUEST_POLL)
+        return cfg->sse_lifetime;
+    if (q->timeout < 0)
+        return cfg->poll_timeout;
+    return q->timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q->timeout;
+}
+
 int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q,
-                    long long *until_ms)
+                    struct request_span *span)
 {
     char err[256];
+    long long until_ms = 0, ms, left;
 
     memset(q, 0, sizeof *q);
-    *until_ms = 0;
+    memset(span, 0, sizeof *span);
     if (!request_method(req, "GET"))
         return -1;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, q, err, sizeof err) < 0) {
@@ -99,7 +111,7 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struc
         reply_error(req->out, 400, NULL, "channel: at least one channel is required");
         return -1;
     }
-    if (request_auth(req, cfg, q, until_ms) < 0)
+    if (request_auth(req, cfg, q, &until_ms) < 0)
         return -1;
     if (kind != REQUEST_POLL && request_resume(req, q) < 0)
         return -1;
@@ -111,44 +123,55 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struc
     } else {
         q->callback = NULL;
     }
+    span->seconds = request_seconds(cfg, kind, q);
+    ms = span->seconds * 1000LL;
+    left = until_ms - store_now_ms();
+    span->expiring = until_ms && left < ms;
+    span->deadline = wait_clock_ms() + (span->expiring ? left : ms);
     return 0;
 }
 
-int request_timeout(const struct config *cfg, const struct query *q)
+/* Wall-clock end of a place in the store's waiting sets: 5 s past the wait, so that a
+ * process killed meanwhile holds it no longer than that. */
+static long long request_until(int seconds)
 {
-    if (q->timeout < 0)
-        return cfg->poll_timeout;
-    return q->timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q->timeout;
+    return store_now_ms() + seconds * 1000LL + 5000;
+}
+
+int request_admit(FCGX_Request *req, const struct config *cfg, const char *name, int seconds)
+{
+    redisContext *c;
+    long long rc;
+
+    if (!cfg->max_waiting_addr)
+        return 0;
+    c = conn_get(cfg);
+    rc = c ? store_admit(c, cfg, FCGX_GetParam("REMOTE_ADDR", req->envp), name, request_until(seconds)) : -1;
+    if (rc > 0)
+        reply_waiting_full(req->out, rc);
+    if (rc < 0) {
+        conn_drop();
+        reply_unavailable(req->out);
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 struct waiter *request_wait_open(FCGX_Request *req, const struct config *cfg, const struct query *q, int seconds)
 {
-    redisContext *cmd = conn_get(cfg);
+    char name[WAIT_NAME_MAX];
+    redisContext *cmd;
     struct waiter *w = NULL;
-    long long retry_ms = 0;
 
-    /* Counted 5 s past its end, so that a process killed meanwhile leaves no place for long. */
-    if (cmd)
+    wait_name(name, sizeof name);
+    if (request_admit(req, cfg, name, seconds) < 0)
+        return NULL;
+    if ((cmd = conn_get(cfg)))
         w = wait_open(cfg, cmd, q->channels, q->nchannels, q->has_since ? &q->since : NULL, req->ipcFd,
-                      store_now_ms() + seconds * 1000LL + 5000, FCGX_GetParam("REMOTE_ADDR", req->envp),
-                      &retry_ms);
-    if (w)
-        return w;
-    if (retry_ms) {
-        reply_waiting_full(req->out, retry_ms);
-    } else {
+                      request_until(seconds), name,
+                      cfg->max_waiting_addr ? FCGX_GetParam("REMOTE_ADDR", req->envp) : NULL);
+    if (!w) {
         conn_drop();
         reply_unavailable(req->out);
     }
-    return NULL;
-}
-
-long long request_deadline(long long ms, long long until_ms, int *expiring)
-{
-    long long now = wait_clock_ms(), left = until_ms - store_now_ms();
-    int first = until_ms && left < ms;
-
-    if (expiring)
-        *expiring = first;
-    return now + (first ? left : ms);
+    return w;
 }

@@ -22,25 +22,31 @@ void request_drain(FCGX_Request *req);
 /* The kind of a waiting request: a long-poll, or a stream of a frame kind. */
 #define REQUEST_POLL (-1)
 
-/* Reads a waiting request (GET, at least one channel, a valid callback where the kind
- * takes one, credentials for private channels) and resolves its resume point into
- * q->since: for streams Last-Event-ID (what EventSource sends on reconnect), else
- * lastEventId (polyfills), else since. *until_ms is when its credentials expire (Unix
- * ms; 0: never, no channel is private): it must not wait beyond. Returns 0, or -1
- * after answering 400, 401, 403 or 405 (q must be freed with query_free either way). */
-int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q,
-                    long long *until_ms);
+/* How long a waiting request may wait. */
+struct request_span {
+    int seconds;        /* a poll's timeout or a stream's lifetime */
+    long long deadline; /* on wait_clock_ms's clock: seconds from arrival, or earlier when
+                         * the credentials expire first */
+    int expiring;       /* 1 when the deadline is the credentials' expiry */
+};
 
-/* The deadline on wait_clock_ms's clock ms from now, or the moment the credentials
- * expire (until_ms, Unix ms; 0: never) if that is earlier; *expiring (unless NULL) is then 1. */
-long long request_deadline(long long ms, long long until_ms, int *expiring);
+/* Reads a waiting request (GET, at least one channel, a valid callback where the kind
+ * takes one, credentials for private channels), resolves its resume point into
+ * q->since: for streams Last-Event-ID (what EventSource sends on reconnect), else
+ * lastEventId (polyfills), else since; and how long it may wait into *span. Returns 0,
+ * or -1 after answering 400, 401, 403 or 405 (q must be freed with query_free either
+ * way). */
+int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q,
+                    struct request_span *span);
+
+/* Takes the place name among the client address's waiting requests (when
+ * COMET_MAX_WAITING_PER_ADDR is set) for seconds, on the cached command connection.
+ * Returns 0, or -1 after answering 429 (the address holds its most) or 503 (Redis). */
+int request_admit(FCGX_Request *req, const struct config *cfg, const char *name, int seconds);
 
 /* Opens the wait of a one-request-per-process request for seconds (see wait_open),
- * on the cached command connection, for the client address REMOTE_ADDR. Returns the
- * waiter, or NULL after answering 429 (the address holds its most) or 503 (Redis). */
+ * admitted first (request_admit). Returns the waiter, or NULL after answering 429 or
+ * 503. */
 struct waiter *request_wait_open(FCGX_Request *req, const struct config *cfg, const struct query *q, int seconds);
-
-/* Seconds a poll waits: its timeout parameter, capped, or the default. */
-int request_timeout(const struct config *cfg, const struct query *q);
 
 #endif

@@ -12,7 +12,7 @@ struct stream {
     const struct config *cfg;
     enum frame_kind kind;
     const char *cb;
-    long long until;   /* when the credentials expire (Unix ms), or 0 */
+    struct request_span span; /* when it ends, and whether for expiring credentials */
     struct frame f;
 };
 
@@ -31,8 +31,7 @@ static int stream_flush(struct stream *st)
  * says so), the client leaves, the process stops or Redis fails. */
 static void stream_run(struct stream *st, struct waiter *w)
 {
-    int expiring;
-    long long end = request_deadline(st->cfg->sse_lifetime * 1000LL, st->until, &expiring), deadline = 0, now;
+    long long end = st->span.deadline, deadline = 0, now;
     const char *env;
     size_t len;
 
@@ -57,7 +56,7 @@ static void stream_run(struct stream *st, struct waiter *w)
         }
         now = wait_clock_ms();
         if (now >= end) {
-            if (expiring) {
+            if (st->span.expiring) {
                 frame_expired(&st->f, st->kind, st->cb);
                 stream_flush(st);
             }
@@ -81,11 +80,11 @@ void stream_handle(FCGX_Request *req, const struct config *cfg, enum frame_kind 
     struct query q = {0};
     struct waiter *w = NULL;
 
-    if (request_waiting(req, cfg, (int)kind, &q, &st.until) < 0)
+    if (request_waiting(req, cfg, (int)kind, &q, &st.span) < 0)
         goto done;
     st.cb = q.callback;
     request_drain(req);
-    if (!(w = request_wait_open(req, cfg, &q, cfg->sse_lifetime)))
+    if (!(w = request_wait_open(req, cfg, &q, st.span.seconds)))
         goto done;
     reply_stream_head(req->out, frame_content_type(kind));
     stream_run(&st, w);

@@ -36,9 +36,9 @@ struct waiter {
     size_t next;            /* its next id/envelope pair */
     int paging;             /* the page was full: more history may follow */
     redisReply *message;    /* the pub/sub message last handed out */
-    char name[128];         /* in the store's waiting set while non-empty */
-    const char *addr;       /* client address, in whose set name is while admitted */
-    int admitted, counted;
+    char name[WAIT_NAME_MAX]; /* in the store's waiting sets */
+    const char *addr;       /* client address whose set holds name, or NULL */
+    int counted;
 };
 
 long long wait_clock_ms(void)
@@ -81,11 +81,10 @@ static int wait_read(struct waiter *w, const char *since)
 
 struct waiter *wait_open(const struct config *cfg, redisContext *cmd, char *const *channels,
                          size_t n, const struct cursor *since, int client_fd, long long until_ms,
-                         const char *addr, long long *retry_ms)
+                         const char *name, const char *addr)
 {
     struct waiter *w = xcalloc(1, sizeof *w);
     char from[CURSOR_MAX] = "";
-    long long full = 0;
 
     w->cfg = cfg;
     w->cmd = cmd;
@@ -93,14 +92,7 @@ struct waiter *wait_open(const struct config *cfg, redisContext *cmd, char *cons
     w->n = n;
     w->client_fd = client_fd;
     w->addr = addr;
-    *retry_ms = 0;
-    wait_name(w->name, sizeof w->name);
-    /* Admitted first: a refusal costs no subscription. */
-    if (cfg->max_waiting_addr && (full = store_admit(cmd, cfg, addr, w->name, until_ms)) != 0) {
-        *retry_ms = full > 0 ? full : 0;
-        goto fail;
-    }
-    w->admitted = cfg->max_waiting_addr != 0;
+    snprintf(w->name, sizeof w->name, "%s", name);
     if (!(w->sub = redis_open(cfg, WAIT_SUB_TIMEOUT_MS)) || store_subscribe(w->sub, cfg, channels, n) < 0)
         goto fail;
     if (since)
@@ -215,7 +207,7 @@ void wait_close(struct waiter *w)
         return;
     if (w->counted)
         store_waiting(w->cmd, w->cfg, w->name, 0);
-    if (w->admitted)
+    if (w->addr)
         store_leave(w->cmd, w->cfg, w->addr, w->name);
     if (w->sub)
         redisFree(w->sub);

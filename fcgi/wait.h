@@ -24,21 +24,22 @@ enum wait_status {
 
 struct waiter;
 
-/* Takes a place among client address addr's waiting requests (when
- * COMET_MAX_WAITING_PER_ADDR is set), subscribes to channels on a connection of its
- * own, then reads what cmd's store holds after *since (NULL: only events published
- * from now on), and counts itself among the waiting requests until wait_close or
- * until_ms (wall clock). client_fd is the FastCGI connection, watched for hang-up;
- * its stdin must have been read to EOF. addr is borrowed for the waiter's life.
- * Returns a new waiter, or NULL: with *retry_ms > 0 when addr holds its most waiting
- * requests (the ms until one ends at the latest), with 0 when Redis failed (cmd may
- * then be dead). */
+/* Subscribes to channels on a connection of its own, then reads what cmd's store holds
+ * after *since (NULL: only events published from now on), and counts itself as name
+ * (see wait_name) among the waiting requests until wait_close or until_ms (wall
+ * clock). client_fd is the FastCGI connection, watched for hang-up; its stdin must
+ * have been read to EOF. addr, when not NULL, is the client address whose waiting set
+ * already holds name (request_admit): wait_close takes it out. addr is borrowed for
+ * the waiter's life. Returns a new waiter, or NULL when Redis failed (cmd may then be
+ * dead; name is then out of addr's set). */
 struct waiter *wait_open(const struct config *cfg, redisContext *cmd, char *const *channels,
                          size_t n, const struct cursor *since, int client_fd, long long until_ms,
-                         const char *addr, long long *retry_ms);
+                         const char *name, const char *addr);
 
-/* Writes a name unique across nodes, processes and requests into buf, for the store's
- * waiting sets. Thread-safe. */
+#define WAIT_NAME_MAX 128
+
+/* Writes a name unique across nodes, processes and requests into buf (at least
+ * WAIT_NAME_MAX bytes), for the store's waiting sets. Thread-safe. */
 void wait_name(char *buf, size_t len);
 
 /* 1 when events after the starting cursor may have been trimmed away. */

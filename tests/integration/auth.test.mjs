@@ -74,6 +74,34 @@ after(async () => {
     fs.rmSync(keyDir, { recursive: true, force: true });
 });
 
+/** Pids of web node 0's comet.fcgi processes that have a library named lib mapped. */
+function mapping(lib) {
+    return s.fcgiPids().filter((pid) => {
+        try {
+            return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes(lib);
+        } catch {
+            return false;
+        }
+    });
+}
+
+// Runs first: no process of this stack has checked a credential yet.
+test('libjwt and libcrypto are loaded by the first credential to check, not before (README: Private channels)',
+    { timeout: 30000 }, async () => {
+        const ch = `private/${channelName('lazy')}`;
+        const pub = await request(`${s.url()}/poll${query({ channel: channelName('public'), timeout: 1 })}`);
+        assert.equal(pub.status, 200, pub.text);
+        const none = await request(`${s.url()}/poll${query({ channel: ch, timeout: 1 })}`);
+        assertError(none, 401, 'a private poll without credentials');
+        assert.ok(s.fcgiPids().length > 0, 'no comet.fcgi process found');
+        assert.deepEqual(mapping('libjwt'), [], 'libjwt loaded before any credential was checked');
+        assert.deepEqual(mapping('libcrypto'), [], 'libcrypto loaded before any credential was checked');
+        const ok = await request(`${s.url()}/poll${query({ channel: ch, since: 0, timeout: 1,
+            token: jwt(grant(['private/*'])) })}`);
+        assert.equal(ok.status, 200, ok.text);
+        assert.ok(mapping('libjwt').length > 0, 'no process loaded libjwt to check the token');
+    });
+
 const TRANSPORTS = [
     { name: 'poll', ep: 'poll', extra: {} },
     { name: 'JSONP poll', ep: 'poll', extra: { callback: 'cb' } },

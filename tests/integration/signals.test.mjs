@@ -55,6 +55,17 @@ function assertPollStopped(r, cursor, t, ms, what) {
     assert.ok(took < ms, `${what}: the poll answered ${took} ms after the signal (its timeout: 30 s)`);
 }
 
+/** The waiting poll answers with its cursor and the stream ends cleanly, within ms of t. */
+async function assertWaitersStopped({ cursor, poll, sse }, t, ms, what) {
+    try {
+        assertPollStopped(await poll, cursor, t, ms, `poll ${what}`);
+        await sse.waitEnd(ms);
+        assertCleanStream(sse, `stream ${what}`);
+    } finally {
+        sse.close();
+    }
+}
+
 async function assertStillServes(what) {
     await until(async () => {
         try {
@@ -82,17 +93,11 @@ test('graceful restart (USR1 to Apache + mod_fcgid): a waiting poll answers 200 
 { timeout: 90000, skip: SERVER !== 'apache' && 'mod_fcgid only: in external mode the web server\'s graceful ' +
     'restart does not stop comet.fcgi (see the lighttpd and proxy tests)' },
 async () => {
-    const { cursor, poll, sse } = await waiters();
+    const w = await waiters();
     const apache = s.pid('apache');
     const t = Date.now();
     process.kill(apache, 'SIGUSR1');
-    try {
-        assertPollStopped(await poll, cursor, t, 25000, 'poll answered on a graceful restart');
-        await sse.waitEnd(25000);
-        assertCleanStream(sse, 'stream on a graceful restart');
-    } finally {
-        sse.close();
-    }
+    await assertWaitersStopped(w, t, 25000, 'on a graceful restart');
     assert.ok(alive(apache), 'Apache died on a graceful restart');
     await assertStillServes('after the graceful restart');
 });
@@ -176,19 +181,13 @@ async (t) => {
 
 test('SIGTERM to comet.fcgi: a waiting poll answers 200 with its cursor, a stream ends cleanly, ' +
     'the process exits', { timeout: 90000 }, async () => {
-    const { cursor, poll, sse } = await waiters();
+    const w = await waiters();
     const pids = s.fcgiPids();
     if (EXTERNAL) assert.equal(pids.length, 1, `external mode runs one comet.fcgi: ${pids}`);
     else assert.ok(pids.length >= 2, `comet.fcgi processes under our Apache: ${pids}`);
     const t = Date.now();
     for (const pid of pids) process.kill(pid, 'SIGTERM');
-    try {
-        assertPollStopped(await poll, cursor, t, 10000, 'poll answered on SIGTERM');
-        await sse.waitEnd(10000);
-        assertCleanStream(sse, 'stream on SIGTERM');
-    } finally {
-        sse.close();
-    }
+    await assertWaitersStopped(w, t, 10000, 'on SIGTERM');
     await until(() => pids.every((p) => !alive(p)), 10000, 'the signalled comet.fcgi processes to exit');
     await superviseProxy();
     await assertStillServes('after SIGTERM');
