@@ -66,7 +66,7 @@ build/fuzz/%.o: %.c build/store_scripts.h
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(TEST_LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
 # The store's Lua scripts become C string constants.
 build/store_scripts.h: common/store_write.lua common/store_read.lua
