@@ -8,7 +8,7 @@ PKGS = fcgi hiredis jansson
 # to check (see there). Their headers are used everywhere, their libraries by tests only.
 AUTH_PKGS = libjwt libcrypto
 soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(1).so 2>/dev/null | awk '/SONAME/ { print $$2 }')
-AUTH_CFLAGS = $(shell pkg-config --cflags $(AUTH_PKGS) 2>/dev/null) \
+AUTH_CFLAGS := $(shell pkg-config --cflags $(AUTH_PKGS) 2>/dev/null) \
 	-DAUTH_LIBJWT='"$(call soname,libjwt)"' -DAUTH_LIBCRYPTO='"$(call soname,libcrypto)"'
 PORT ?= 8080
 SERVER ?= apache
@@ -22,11 +22,13 @@ B = build/san
 else
 B = build
 endif
-ALL_CFLAGS = $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-TEST_LIBS = $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
+# := so that each pkg-config runs once per make, not once per use.
+ALL_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
+LUA_H = $(patsubst common/%.lua,build/%_lua.h,$(wildcard common/*.lua))
 COMMON = $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
 FCGI = $(patsubst %.c,$(B)/%.o,$(wildcard fcgi/*.c))
 WORKER = $(patsubst %.c,$(B)/%.o,$(wildcard worker/*.c))
@@ -38,7 +40,7 @@ FCGI_LIB = $(filter-out $(B)/fcgi/main.o,$(FCGI))
 # clang with the fuzzer's coverage and ASan/UBSan into build/fuzz/, linked with $(LIBS).
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -MMD -MP -Icommon -Ifcgi -Ibuild \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -MMD -MP -Icommon -Ifcgi -Ibuild \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS)
 FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
@@ -56,11 +58,11 @@ $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
-$(B)/%.o: %.c build/store_scripts.h
+$(B)/%.o: %.c $(LUA_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/fuzz/%.o: %.c build/store_scripts.h
+build/fuzz/%.o: %.c $(LUA_H)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -68,15 +70,12 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
-# The store's Lua scripts become C string constants.
-build/store_scripts.h: common/store_write.lua common/store_read.lua
+# The store's Lua scripts become C string constants, one header each.
+build/%_lua.h: common/%.lua
 	@mkdir -p build
-	for f in $^; do \
-	  n=$$(basename $$f .lua); \
-	  printf 'static const char %s_lua[] =\n' "$$n"; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $$f; \
-	  printf ';\n'; \
-	done > $@
+	{ printf 'static const char %s_lua[] =\n' "$*"; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  printf ';\n'; } > $@
 
 deps:
 	@tests/deps.sh
@@ -109,8 +108,12 @@ install: all
 	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
 	cp -R www apache-conf lighttpd-conf nginx-conf $(DESTDIR)$(PREFIX)/share/comet-fcgi/
 
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/comet.fcgi $(DESTDIR)$(PREFIX)/bin/comet-worker
+	rm -rf $(DESTDIR)$(PREFIX)/share/comet-fcgi
+
 clean:
 	rm -rf build
 
-.PHONY: all deps unit fuzz-build fuzz test run bench install clean
+.PHONY: all deps unit fuzz-build fuzz test run bench install uninstall clean
 -include $(shell find build -name '*.d' 2>/dev/null)

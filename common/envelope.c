@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 static int in_charset(const char *s, size_t len, size_t max, const char *extra)
 {
     if (len == 0 || len > max)
@@ -33,15 +35,14 @@ int envelope_type_valid(const char *s, size_t len)
 char *envelope_tail(const char *channel, const char *type, const json_t *data)
 {
     char *json = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *tail = NULL;
+    char *tail;
     size_t len;
 
     if (!json)
         return NULL;
     len = strlen(channel) + strlen(type) + strlen(json) + 40;
-    tail = malloc(len);
-    if (tail)
-        snprintf(tail, len, "\"channel\":\"%s\",\"event\":\"%s\",\"data\":%s}", channel, type, json);
+    tail = xmalloc(len);
+    snprintf(tail, len, "\"channel\":\"%s\",\"event\":\"%s\",\"data\":%s}", channel, type, json);
     free(json);
     return tail;
 }

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 static const char *log_name = "comet";
-static enum log_level log_max = LOG_INFO;
+static enum log_level log_max = LOG_LEVEL_INFO;
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
 void log_init(const char *progname, enum log_level level)

@@ -2,9 +2,12 @@
  * 0.14 (Debian 12) and 1.x alike; knows nothing of the key layout. */
 #include "redis.h"
 
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 redisReply *redis_cmd(redisContext *c, int argc, const char **argv, const size_t *lens)
@@ -28,23 +31,66 @@ redisReply *redis_ok(redisContext *c, int argc, const char **argv, const size_t 
     return r;
 }
 
-static int redis_auth_select(redisContext *c, const struct config *cfg)
+void redis_login(const struct config *cfg, struct redis_login *l)
 {
-    redisReply *r;
-    char db[16];
-
+    l->n = 0;
     if (cfg->redis_password[0]) {
+        const char **argv = l->argv[l->n];
+        l->argc[l->n] = 0;
+        argv[l->argc[l->n]++] = "AUTH";
         if (cfg->redis_user[0])
-            r = redis_ok(c, 3, (const char *[]){"AUTH", cfg->redis_user, cfg->redis_password}, NULL);
-        else
-            r = redis_ok(c, 2, (const char *[]){"AUTH", cfg->redis_password}, NULL);
-        if (!r)
-            return -1;
-        freeReplyObject(r);
+            argv[l->argc[l->n]++] = cfg->redis_user;
+        argv[l->argc[l->n]++] = cfg->redis_password;
+        l->n++;
     }
     if (cfg->redis_db) {
-        snprintf(db, sizeof db, "%d", cfg->redis_db);
-        if (!(r = redis_ok(c, 2, (const char *[]){"SELECT", db}, NULL)))
+        snprintf(l->db, sizeof l->db, "%d", cfg->redis_db);
+        l->argc[l->n] = 2;
+        l->argv[l->n][0] = "SELECT";
+        l->argv[l->n][1] = l->db;
+        l->n++;
+    }
+}
+
+/* Sends the login commands and checks their answers. Returns 0 or -1 (logged). */
+redisReply *redis_cmd_within(redisContext *c, int argc, const char **argv, int timeout_ms)
+{
+    long long end = clock_ms() + timeout_ms;
+    void *r = NULL;
+    int done = 0;
+
+    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK)
+        return NULL;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            goto fail;
+    for (;;) {
+        long long left = end - clock_ms();
+        if (redisGetReplyFromReader(c, &r) != REDIS_OK)
+            goto fail;
+        if (r)
+            return r;
+        if (left <= 0 || poll(&(struct pollfd){.fd = c->fd, .events = POLLIN}, 1, (int)left) <= 0 ||
+            redisBufferRead(c) != REDIS_OK)
+            goto fail;
+    }
+fail:
+    if (!c->err) {
+        c->err = REDIS_ERR_IO; /* the reply may still come: the context is out of step */
+        snprintf(c->errstr, sizeof c->errstr, "no answer in %d ms", timeout_ms);
+    }
+    log_warn("redis %s: %s", argv[0], c->errstr);
+    return NULL;
+}
+
+static int redis_login_run(redisContext *c, const struct config *cfg)
+{
+    struct redis_login l;
+    redisReply *r;
+
+    redis_login(cfg, &l);
+    for (int i = 0; i < l.n; i++) {
+        if (!(r = redis_ok(c, l.argc[i], l.argv[i], NULL)))
             return -1;
         freeReplyObject(r);
     }
@@ -69,7 +115,7 @@ redisContext *redis_open(const struct config *cfg, int timeout_ms)
                      c ? c->errstr : "out of memory");
         goto fail;
     }
-    if (redisSetTimeout(c, tv) != REDIS_OK || redis_auth_select(c, cfg) < 0)
+    if (redisSetTimeout(c, tv) != REDIS_OK || redis_login_run(c, cfg) < 0)
         goto fail;
     return c;
 fail:

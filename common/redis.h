@@ -13,10 +13,25 @@
  * redisFree), or NULL after logging why. */
 redisContext *redis_open(const struct config *cfg, int timeout_ms);
 
+/* The commands that log a new connection in, as configured: AUTH (with the ACL user
+ * when one is set) and SELECT, n of them (0 to 2). Both ways of connecting, blocking
+ * (redis_open) and the event loop's, send these. The strings are cfg's or l's. */
+struct redis_login {
+    int n, argc[2];
+    const char *argv[2][3];
+    char db[16];
+};
+void redis_login(const struct config *cfg, struct redis_login *l);
+
 /* Sends argv and returns the reply (caller frees with freeReplyObject), or NULL on
  * an I/O or protocol error, after which c is dead. An error reply is returned as a
  * reply of type REDIS_REPLY_ERROR. */
 redisReply *redis_cmd(redisContext *c, int argc, const char **argv, const size_t *lens);
+
+/* Like redis_cmd for a command that may take long (BLPOP): waits for the reply with
+ * poll() on c's socket for at most timeout_ms instead of its socket timeout. NULL on
+ * an error or no answer in time: c is then dead (c->err set). */
+redisReply *redis_cmd_within(redisContext *c, int argc, const char **argv, int timeout_ms);
 
 /* Like redis_cmd, but logs and turns an error reply into NULL too (freeing it). The
  * context stays usable after an error reply. */

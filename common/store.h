@@ -1,4 +1,6 @@
-/* store: the Redis data model, the one place that knows key names and scripts.
+/* store: the Redis data model, the one place that knows key names, scripts and
+ * commands (store.c: publishing and stats; store_worker.c: the worker; store_wait.c:
+ * waiting requests, blocking and asynchronous).
  * Under the configured prefix P:
  *   P inbox        stream of queued publishes, consumer group "workers"
  *   P last         the last event id assigned
@@ -12,11 +14,13 @@
 #ifndef COMET_STORE_H
 #define COMET_STORE_H
 
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stddef.h>
 
 #include "config.h"
+#include "cursor.h"
 
 #define STORE_KEY_MAX 256
 
@@ -51,23 +55,50 @@ int store_enqueue_once(redisContext *c, const struct config *cfg, const char *id
  * frees) or NULL when not stored yet. Returns 0, or -1 on a Redis error. */
 int store_once_ids(redisContext *c, const struct config *cfg, const char *idem, char **ids);
 
-/* Reads retained events of channels after since ("" for none, "0-0" from the oldest).
- * Returns the reply (caller frees): element 0 the last id, 1 truncated (0/1), then
- * id and envelope pairs in order, at most cap. NULL on error. */
+/* A page of retained history, as the read script answers it. */
+struct store_event {
+    struct cursor id;
+    const char *env; /* the envelope, borrowed from the reply */
+    size_t len;
+};
+struct store_page {
+    struct cursor last; /* the newest id assigned when the page was read */
+    int truncated;      /* events after the cursor read from may have been trimmed away */
+    size_t n;           /* events after that cursor, in id order, at most the cap read with */
+    struct store_event *events;
+};
+
+/* Waits up to seconds for the worker to push the ids of a ?wait=1 publish to
+ * reply_key. Returns 1 with *ids a new JSON array string (caller frees), 0 when none
+ * came in time, -1 on a Redis error (c is then dead). */
+int store_await_ids(redisContext *c, const char *reply_key, int seconds, char **ids);
+
+/* Reads retained events of channels after since ("" for none: only the last id; "0-0"
+ * from the oldest), at most cap. Returns the reply (caller frees), for
+ * store_page_parse; NULL on error (c may be dead). */
 redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
                        size_t n, const char *since, int cap);
 
-/* store_read for a non-blocking, pipelined c: appends the call to c's output buffer
- * (the caller writes it and reads the reply). Returns 0 or -1. */
-int store_read_append(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
-                      const char *since, int cap);
+/* store_read for the event loop: fn gets the reply (NULL when the connection failed). */
+int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *const *channels, size_t n,
+                     const char *since, int cap, redisCallbackFn *fn, void *priv);
 
-/* 1 when r has the shape of a read script reply (see store_read). */
-int store_read_valid(const redisReply *r);
+/* Reads a read reply r into p: p->events is new (store_page_free), its strings are
+ * r's. Returns 0, or -1 (logged) when r is NULL or not such a reply. */
+int store_page_parse(const redisReply *r, struct store_page *p);
+void store_page_free(struct store_page *p);
 
 /* SUBSCRIBEs c to the pub/sub channels of n channels and reads the confirmations.
  * Returns 0 or -1 (c is then dead). */
 int store_subscribe(redisContext *c, const struct config *cfg, char *const *channels, size_t n);
+
+/* The event loop's shared subscription: SUBSCRIBE to one channel's pub/sub channel,
+ * fn getting its confirmation, its messages and its UNSUBSCRIBE's confirmation (as
+ * hiredis routes them), and NULL when the connection is gone; UNSUBSCRIBE. Both return
+ * 0, or -1 when ac takes no more commands. */
+int store_subscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel,
+                          redisCallbackFn *fn, void *priv);
+int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel);
 
 /* Creates the inbox and its consumer group unless they exist. Returns 0 or -1. */
 int store_group(redisContext *c, const struct config *cfg);
@@ -96,21 +127,21 @@ int store_write_reply(redisContext *c, int *lost);
 int store_lease_hold(redisContext *c, const struct config *cfg, const char *token);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
 
-/* Registers a waiting request until deadline_ms, or removes it when deadline_ms is 0. */
-int store_waiting(redisContext *c, const struct config *cfg, const char *member,
-                  long long deadline_ms);
-
-/* The key of client address addr's waiting set (for pipelined callers). */
-void store_addr_key(const struct config *cfg, const char *addr, char *out);
+/* Registers a waiting request until deadline_ms (wall clock), or removes it when
+ * deadline_ms is 0. Returns 0 or -1. The _async form queues it, its answer ignored. */
+int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms);
+int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
+                        long long deadline_ms);
 
 /* Admits one more waiting request (member, counted until deadline_ms, wall clock)
  * from client address addr, unless addr already has COMET_MAX_WAITING_PER_ADDR whose
  * deadline has not passed, across all nodes. Returns 0 when admitted, else the
  * milliseconds until the earliest of them ends at the latest; -1 on a Redis error.
- * store_leave takes an admitted member out again (0 or -1). */
+ * store_leave takes an admitted member out again (0 or -1); the _async form queues it. */
 long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
                       long long deadline_ms);
 int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
+int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member);
 
 /* Counts one more request from who in the current minute. Returns the count so far
  * this minute (including this one), or -1 on error. */
@@ -118,8 +149,5 @@ long long store_rate(redisContext *c, const struct config *cfg, const char *who)
 
 /* Returns a new JSON object for /stats, or NULL on error. */
 json_t *store_stats(redisContext *c, const struct config *cfg);
-
-/* Wall-clock milliseconds. */
-long long store_now_ms(void);
 
 #endif

@@ -8,36 +8,10 @@
 #include "envelope.h"
 #include "xalloc.h"
 
-void frame_reset(struct frame *f)
-{
-    f->len = 0;
-}
-
-void frame_free(struct frame *f)
-{
-    free(f->s);
-    memset(f, 0, sizeof *f);
-}
-
-void frame_append(struct frame *f, const char *s, size_t len)
-{
-    if (f->len + len + 1 > f->cap) {
-        f->cap = (f->len + len + 1) * 2;
-        f->s = xrealloc(f->s, f->cap);
-    }
-    memcpy(f->s + f->len, s, len);
-    f->len += len;
-    f->s[f->len] = 0;
-}
-
-static void frame_puts(struct frame *f, const char *s)
-{
-    frame_append(f, s, strlen(s));
-}
-
-const char *frame_content_type(enum frame_kind k)
+const char *frame_content_type(enum frame_kind k, const char *cb)
 {
     switch (k) {
+    case FRAME_POLL: return cb ? "application/javascript; charset=utf-8" : "application/json";
     case FRAME_SSE: return "text/event-stream";
     case FRAME_LINES: return "text/plain; charset=utf-8";
     default: return "text/html; charset=utf-8";
@@ -65,7 +39,7 @@ int frame_callback_valid(const char *cb)
     return cb[len - 1] != '.';
 }
 
-void frame_script_json(struct frame *f, const char *json, size_t len)
+void frame_script_json(struct buf *f, const char *json, size_t len)
 {
     size_t start = 0;
 
@@ -80,16 +54,16 @@ void frame_script_json(struct frame *f, const char *json, size_t len)
             skip = 3;
         }
         if (esc) {
-            frame_append(f, json + start, i - start);
-            frame_puts(f, esc);
+            buf_append(f, json + start, i - start);
+            buf_puts(f, esc);
             i += skip - 1;
             start = i + 1;
         }
     }
-    frame_append(f, json + start, len - start);
+    buf_append(f, json + start, len - start);
 }
 
-void frame_prelude(struct frame *f, enum frame_kind k, int retry_ms)
+void frame_prelude(struct buf *f, enum frame_kind k, int retry_ms)
 {
     char buf[2100];
 
@@ -103,25 +77,25 @@ void frame_prelude(struct frame *f, enum frame_kind k, int retry_ms)
         memset(buf + n, ' ', 1024);
         strcpy(buf + n + 1024, "-->\n");
     }
-    frame_puts(f, buf);
+    buf_puts(f, buf);
 }
 
 /* Appends one JSON frame in the transport's wrapping. */
-static void frame_json(struct frame *f, enum frame_kind k, const char *cb, const char *json, size_t len)
+static void frame_json(struct buf *f, enum frame_kind k, const char *cb, const char *json, size_t len)
 {
     if (k == FRAME_IFRAME) {
-        frame_puts(f, "<script>parent.");
-        frame_puts(f, cb);
-        frame_puts(f, "(");
+        buf_puts(f, "<script>parent.");
+        buf_puts(f, cb);
+        buf_puts(f, "(");
         frame_script_json(f, json, len);
-        frame_puts(f, ");</script>\n");
+        buf_puts(f, ");</script>\n");
     } else {
-        frame_append(f, json, len);
-        frame_puts(f, "\n");
+        buf_append(f, json, len);
+        buf_puts(f, "\n");
     }
 }
 
-int frame_event(struct frame *f, enum frame_kind k, const char *cb, const char *env, size_t len)
+int frame_event(struct buf *f, enum frame_kind k, const char *cb, const char *env, size_t len)
 {
     struct cursor id;
     const char *type;
@@ -135,21 +109,21 @@ int frame_event(struct frame *f, enum frame_kind k, const char *cb, const char *
         return 0;
     }
     cursor_format(id, ids);
-    frame_puts(f, "id: ");
-    frame_puts(f, ids);
+    buf_puts(f, "id: ");
+    buf_puts(f, ids);
     if (!(tlen == 7 && memcmp(type, "message", 7) == 0)) {
-        frame_puts(f, "\nevent: ");
-        frame_append(f, type, tlen);
+        buf_puts(f, "\nevent: ");
+        buf_append(f, type, tlen);
     }
-    frame_puts(f, "\ndata: ");
-    frame_append(f, env, len);
-    frame_puts(f, "\n\n");
+    buf_puts(f, "\ndata: ");
+    buf_append(f, env, len);
+    buf_puts(f, "\n\n");
     return 0;
 }
 
 /* A server signal: the JSON frame, or in SSE the event comet-NAME (with an id: line
  * when id is not NULL). */
-static void frame_signal(struct frame *f, enum frame_kind k, const char *cb, const char *id, const char *name,
+static void frame_signal(struct buf *f, enum frame_kind k, const char *cb, const char *id, const char *name,
                          const char *json)
 {
     if (k != FRAME_SSE) {
@@ -157,18 +131,18 @@ static void frame_signal(struct frame *f, enum frame_kind k, const char *cb, con
         return;
     }
     if (id) {
-        frame_puts(f, "id: ");
-        frame_puts(f, id);
-        frame_puts(f, "\n");
+        buf_puts(f, "id: ");
+        buf_puts(f, id);
+        buf_puts(f, "\n");
     }
-    frame_puts(f, "event: comet-");
-    frame_puts(f, name);
-    frame_puts(f, "\ndata: ");
-    frame_puts(f, json);
-    frame_puts(f, "\n\n");
+    buf_puts(f, "event: comet-");
+    buf_puts(f, name);
+    buf_puts(f, "\ndata: ");
+    buf_puts(f, json);
+    buf_puts(f, "\n\n");
 }
 
-void frame_open(struct frame *f, enum frame_kind k, const char *cb, struct cursor c)
+void frame_open(struct buf *f, enum frame_kind k, const char *cb, struct cursor c)
 {
     char ids[CURSOR_MAX], json[CURSOR_MAX + 32];
 
@@ -178,60 +152,60 @@ void frame_open(struct frame *f, enum frame_kind k, const char *cb, struct curso
     frame_signal(f, k, cb, ids, "open", json);
 }
 
-void frame_truncated(struct frame *f, enum frame_kind k, const char *cb)
+void frame_truncated(struct buf *f, enum frame_kind k, const char *cb)
 {
     frame_signal(f, k, cb, NULL, "truncated", "{\"truncated\":true}");
 }
 
-void frame_expired(struct frame *f, enum frame_kind k, const char *cb)
+void frame_expired(struct buf *f, enum frame_kind k, const char *cb)
 {
     frame_signal(f, k, cb, NULL, "expired", "{\"expired\":true}");
 }
 
-void frame_ping(struct frame *f, enum frame_kind k)
+void frame_ping(struct buf *f, enum frame_kind k)
 {
-    frame_puts(f, k == FRAME_SSE ? ": ping\n\n" : k == FRAME_LINES ? "\n" : "<!---->\n");
+    buf_puts(f, k == FRAME_SSE ? ": ping\n\n" : k == FRAME_LINES ? "\n" : "<!---->\n");
 }
 
-void frame_padding(struct frame *f, enum frame_kind k, size_t n)
+void frame_padding(struct buf *f, enum frame_kind k, size_t n)
 {
     static const char spaces[256] = {[0 ... 255] = ' '};
     const char *open = k == FRAME_SSE ? ":" : k == FRAME_LINES ? "" : "<!--";
     const char *close = k == FRAME_SSE ? "\n\n" : k == FRAME_LINES ? "\n" : "-->\n";
 
-    frame_puts(f, open);
+    buf_puts(f, open);
     for (size_t done = 0; done < n; done += sizeof spaces)
-        frame_append(f, spaces, n - done < sizeof spaces ? n - done : sizeof spaces);
-    frame_puts(f, close);
+        buf_append(f, spaces, n - done < sizeof spaces ? n - done : sizeof spaces);
+    buf_puts(f, close);
 }
 
-void frame_poll_begin(struct frame *f)
+void frame_poll_begin(struct buf *f)
 {
-    frame_puts(f, "{\"events\":[");
+    buf_puts(f, "{\"events\":[");
 }
 
-void frame_poll_add(struct frame *f, int n, const char *env, size_t len)
+void frame_poll_add(struct buf *f, int n, const char *env, size_t len)
 {
     if (n)
-        frame_puts(f, ",");
-    frame_append(f, env, len);
+        buf_puts(f, ",");
+    buf_append(f, env, len);
 }
 
-void frame_poll_end(struct frame *f, struct cursor c, int truncated)
+void frame_poll_end(struct buf *f, struct cursor c, int truncated)
 {
     char ids[CURSOR_MAX];
 
     cursor_format(c, ids);
-    frame_puts(f, "],\"cursor\":\"");
-    frame_puts(f, ids);
-    frame_puts(f, truncated ? "\",\"truncated\":true}" : "\"}");
+    buf_puts(f, "],\"cursor\":\"");
+    buf_puts(f, ids);
+    buf_puts(f, truncated ? "\",\"truncated\":true}" : "\"}");
 }
 
-void frame_jsonp(struct frame *f, const char *cb, const char *json, size_t len)
+void frame_jsonp(struct buf *f, const char *cb, const char *json, size_t len)
 {
-    frame_puts(f, "/**/");
-    frame_puts(f, cb);
-    frame_puts(f, "(");
+    buf_puts(f, "/**/");
+    buf_puts(f, cb);
+    buf_puts(f, "(");
     frame_script_json(f, json, len);
-    frame_puts(f, ");\n");
+    buf_puts(f, ");\n");
 }

@@ -1,7 +1,8 @@
 /* comet.fcgi: the FastCGI responder. Reads the configuration once, owns the signal
  * handling and the accept loops, and routes each request by its last path segment.
- * Two process models: one request at a time, as mod_fcgid sends them (waiting in
- * wait.c), or external mode, where accept threads hand waiting requests to the hub. */
+ * Two process models drive the same session (session.c): one request at a time, as
+ * mod_fcgid sends them (block.c), or external mode, where accept threads hand waiting
+ * requests to the hub's event loop (hub.c). */
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,28 +14,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "block.h"
 #include "config.h"
 #include "conn.h"
 #include "hub.h"
 #include "log.h"
-#include "longpoll.h"
 #include "pattern.h"
+#include "proc.h"
 #include "publish.h"
 #include "reply.h"
 #include "request.h"
-#include "stream.h"
 #include "store.h"
-#include "wait.h"
 #include "xalloc.h"
+
+#define CORS_MAX 512
 
 static int external;  /* -e or -s: the hub holds waiting requests */
 static int listen_fd; /* 0 when spawned by the web server */
-static _Thread_local char cors_lines[512];
 
 static void on_stop(int sig)
 {
     (void)sig;
-    wait_stopping = 1;
+    proc_stopping = 1;
     FCGX_ShutdownPending();
 }
 
@@ -51,38 +53,57 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void stats_handle(FCGX_Request *req, const struct config *cfg)
+static void stats_handle(FCGX_Request *req, const struct config *cfg, const char *cors)
 {
     redisContext *c;
     json_t *stats;
 
-    if (!request_method(req, "GET"))
+    if (!request_method(req, cors, "GET"))
         return;
     if (!(c = conn_get(cfg)) || !(stats = store_stats(c, cfg))) {
         conn_drop();
-        reply_unavailable(req->out);
+        reply_unavailable(req->out, cors);
         return;
     }
-    reply_json(req->out, 200, stats, NULL);
+    reply_json(req->out, cors, 200, stats, NULL);
 }
 
-/* Lets pages on the configured origins read answers, credentials included. The
- * origin is echoed only after it matched the list and holds no control bytes. */
-static void cors(FCGX_Request *req, const struct config *cfg)
+/* The CORS lines that let pages on the configured origins read answers, credentials
+ * included, into buf (CORS_MAX bytes; "" for none). The origin is echoed only after it
+ * matched the list and holds no control bytes. */
+static void cors_lines(FCGX_Request *req, const struct config *cfg, char *buf)
 {
     const char *origin = FCGX_GetParam("HTTP_ORIGIN", req->envp);
 
-    cors_lines[0] = 0;
-    reply_cors(NULL);
+    buf[0] = 0;
     if (!origin || strlen(origin) > 256 || !pattern_list_match(cfg->cors_origins, origin))
         return;
     for (const char *p = origin; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return;
-    snprintf(cors_lines, sizeof cors_lines,
+    snprintf(buf, CORS_MAX,
              "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
              "Access-Control-Expose-Headers: Retry-After, Idempotent-Replayed\r\nVary: Origin\r\n", origin);
-    reply_cors(cors_lines);
+}
+
+/* A waiting request of kind: read, checked, admitted, then served by this process
+ * model's driver. Returns 1 when the hub took it (the caller must not finish it). */
+static int serve_waiting(FCGX_Request *req, const struct config *cfg, const char *cors, enum frame_kind kind)
+{
+    struct request_wait w;
+    int taken = 0;
+
+    if (request_waiting(req, cfg, cors, kind, &w) == 0 && (!external || hub_room(req, cfg, cors)) &&
+        request_admit(req, cfg, cors, &w) == 0) {
+        request_drain(req);
+        taken = external;
+        if (external)
+            hub_take(req, cfg, &w, cors);
+        else
+            block_serve(req, cfg, &w, cors);
+    }
+    request_wait_free(&w);
+    return taken;
 }
 
 /* Answers req, or hands a waiting request to the hub in external mode. Returns 1 when
@@ -91,37 +112,32 @@ static int route(FCGX_Request *req, const struct config *cfg)
 {
     static const struct {
         const char *name;
-        int kind;
-    } waiting[] = {{"poll", REQUEST_POLL}, {"sse", FRAME_SSE}, {"stream", FRAME_LINES}, {"iframe", FRAME_IFRAME}};
+        enum frame_kind kind;
+    } waiting[] = {{"poll", FRAME_POLL}, {"sse", FRAME_SSE}, {"stream", FRAME_LINES}, {"iframe", FRAME_IFRAME}};
     const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
-    char endpoint[32];
+    char endpoint[32], cors[CORS_MAX];
+    struct buf head = {0};
 
-    cors(req, cfg);
+    cors_lines(req, cfg, cors);
     request_endpoint(req, endpoint, sizeof endpoint);
     if (method && strcmp(method, "OPTIONS") == 0) {
-        reply_head(req->out, 204, "text/plain",
+        reply_head(&head, 204, "text/plain", 0, cors,
                    "Access-Control-Allow-Methods: GET, POST\r\n"
                    "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID, Idempotency-Key\r\n"
                    "Access-Control-Max-Age: 600\r\n");
+        FCGX_PutStr(head.s, (int)head.len, req->out);
+        buf_free(&head);
         return 0;
     }
-    for (size_t i = 0; i < sizeof waiting / sizeof waiting[0]; i++) {
-        if (strcmp(endpoint, waiting[i].name) != 0)
-            continue;
-        if (external)
-            return hub_take(req, cfg, waiting[i].kind, cors_lines);
-        if (waiting[i].kind == REQUEST_POLL)
-            longpoll_handle(req, cfg);
-        else
-            stream_handle(req, cfg, (enum frame_kind)waiting[i].kind);
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof waiting / sizeof waiting[0]; i++)
+        if (strcmp(endpoint, waiting[i].name) == 0)
+            return serve_waiting(req, cfg, cors, waiting[i].kind);
     if (strcmp(endpoint, "publish") == 0)
-        publish_handle(req, cfg);
+        publish_handle(req, cfg, cors);
     else if (strcmp(endpoint, "stats") == 0)
-        stats_handle(req, cfg);
+        stats_handle(req, cfg, cors);
     else
-        reply_error(req->out, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
+        reply_error(req->out, cors, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
     return 0;
 }
 
@@ -133,7 +149,7 @@ static void *accept_loop(void *arg)
     FCGX_Request req;
 
     FCGX_InitRequest(&req, listen_fd, 0);
-    while (!wait_stopping && FCGX_Accept_r(&req) >= 0)
+    while (!proc_stopping && FCGX_Accept_r(&req) >= 0)
         if (!route(&req, cfg))
             FCGX_Finish_r(&req);
     FCGX_Free(&req, 1);
@@ -173,7 +189,7 @@ static int run_external(const struct config *cfg)
     log_info("external mode: %d accept threads, at most %d waiting requests", n, cfg->max_waiting);
     sigwait(&set, &sig);
     log_info("stopping on signal %d", sig);
-    wait_stopping = 1;
+    proc_stopping = 1;
     FCGX_ShutdownPending();
     shutdown(listen_fd, SHUT_RDWR); /* wakes the threads blocked in accept() */
     hub_stop();
@@ -218,7 +234,7 @@ int main(int argc, char **argv)
     if (check)
         return 0;
     log_init("comet.fcgi", (enum log_level)cfg->log_level);
-    srand((unsigned)(store_now_ms() ^ ((long long)getpid() << 16)));
+    srand((unsigned)(clock_wall_ms() ^ ((long long)getpid() << 16)));
     if (sock && (listen_fd = FCGX_OpenSocket(sock, 1024)) < 0) {
         log_error("cannot listen on %s", sock);
         return 1;
@@ -230,7 +246,7 @@ int main(int argc, char **argv)
         log_error("cannot initialise libfcgi");
         return 1;
     }
-    while (!wait_stopping && FCGX_Accept_r(&req) >= 0) {
+    while (!proc_stopping && FCGX_Accept_r(&req) >= 0) {
         route(&req, cfg);
         FCGX_Finish_r(&req);
     }

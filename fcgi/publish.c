@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "conn.h"
 #include "envelope.h"
 #include "log.h"
@@ -28,7 +29,7 @@ struct publisher {
 /* The credential check, before the body is read. Fills p: a matching key, or a JWT
  * to check against the channels once they are known, or neither when nothing was
  * sent and public channels exist. Returns 0, or -1 after answering 401. */
-static int publish_who(FCGX_Request *req, const struct config *cfg, struct publisher *p)
+static int publish_who(FCGX_Request *req, const char *cors, const struct config *cfg, struct publisher *p)
 {
     const char *h = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
     const char *v = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
@@ -43,7 +44,7 @@ static int publish_who(FCGX_Request *req, const struct config *cfg, struct publi
         p->token = v;
         return 0;
     }
-    reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n", "%s",
+    reply_error(req->out, cors, 401, "WWW-Authenticate: Bearer\r\n", "%s",
                 cfg->npublish_keys == 0 && !tokens ? "publishing is disabled: no COMET_PUBLISH_KEYS configured"
                 : h && *h ? "wrong publish key" : "missing publish key: send Authorization: Bearer KEY");
     return -1;
@@ -51,21 +52,21 @@ static int publish_who(FCGX_Request *req, const struct config *cfg, struct publi
 
 /* Whether the key or token covers every channel of the batch. Returns 0, or -1
  * after answering 401 or 403. */
-static int publish_allowed(FCGX_Request *req, const struct config *cfg, const struct publisher *p,
+static int publish_allowed(FCGX_Request *req, const char *cors, const struct config *cfg, const struct publisher *p,
                            const struct publish_batch *b)
 {
     char err[256];
     enum auth_status rc;
 
     if (p->token) {
-        if ((rc = auth_publish(cfg, p->token, b->channels, b->n, store_now_ms(), err, sizeof err)) == AUTH_OK)
+        if ((rc = auth_publish(cfg, p->token, b->channels, b->n, clock_wall_ms(), err, sizeof err)) == AUTH_OK)
             return 0;
-        reply_error(req->out, (int)rc, rc == AUTH_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL, "%s", err);
+        reply_error(req->out, cors, (int)rc, rc == AUTH_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL, "%s", err);
         return -1;
     }
     for (size_t i = 0; p->key->channels && i < b->n; i++)
         if (!pattern_list_match(p->key->channels, b->channels[i])) {
-            reply_error(req->out, 403, NULL, "the key %s may not publish to %s", p->key->name, b->channels[i]);
+            reply_error(req->out, cors, 403, NULL, "the key %s may not publish to %s", p->key->name, b->channels[i]);
             return -1;
         }
     return 0;
@@ -73,7 +74,7 @@ static int publish_allowed(FCGX_Request *req, const struct config *cfg, const st
 
 /* A publish without a key: allowed when every channel is public and the client is
  * within its rate. Returns 0, or -1 after answering 401, 429 or 503. */
-static int publish_public(FCGX_Request *req, const struct config *cfg, redisContext *c,
+static int publish_public(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c,
                           const struct publish_batch *b)
 {
     const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
@@ -82,18 +83,18 @@ static int publish_public(FCGX_Request *req, const struct config *cfg, redisCont
 
     for (size_t i = 0; i < b->n; i++)
         if (!pattern_list_match(cfg->public_channels, b->channels[i])) {
-            reply_error(req->out, 401, "WWW-Authenticate: Bearer\r\n",
+            reply_error(req->out, cors, 401, "WWW-Authenticate: Bearer\r\n",
                         "missing publish key: %s is not a public channel", b->channels[i]);
             return -1;
         }
     if (!c || (n = store_rate(c, cfg, addr ? addr : "-")) < 0) {
         conn_drop();
-        reply_unavailable(req->out);
+        reply_unavailable(req->out, cors);
         return -1;
     }
     if (n > cfg->public_rate) {
-        snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", 60 - store_now_ms() / 1000 % 60);
-        reply_error(req->out, 429, retry, "at most %d publishes a minute without a key", cfg->public_rate);
+        snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", 60 - clock_wall_ms() / 1000 % 60);
+        reply_error(req->out, cors, 429, retry, "at most %d publishes a minute without a key", cfg->public_rate);
         return -1;
     }
     return 0;
@@ -266,27 +267,27 @@ static int is_json(const char *type)
 
 /* Reads the body after checking its type and length. Returns it (caller frees), or
  * NULL after answering 411, 413 or 415. */
-static char *publish_body(FCGX_Request *req, const struct config *cfg, size_t *len)
+static char *publish_body(FCGX_Request *req, const char *cors, const struct config *cfg, size_t *len)
 {
     const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
     char *body, *end;
     long n;
 
     if (!is_json(FCGX_GetParam("CONTENT_TYPE", req->envp))) {
-        reply_error(req->out, 415, NULL, "send the body as Content-Type: application/json");
+        reply_error(req->out, cors, 415, NULL, "send the body as Content-Type: application/json");
         return NULL;
     }
     /* mod_fcgid passes 0 for a POST without a length: either way there is no body. */
     n = cl && *cl ? strtol(cl, &end, 10) : 0;
     if (n <= 0 || *end) {
-        reply_error(req->out, 411, NULL, "a body with a Content-Length is required");
+        reply_error(req->out, cors, 411, NULL, "a body with a Content-Length is required");
         return NULL;
     }
     if (n > cfg->max_body) {
         /* Read the rest anyway: closing with unread data resets the connection
          * before the client has read this answer. */
         request_drain(req);
-        reply_error(req->out, 413, NULL, "the body is larger than %d bytes", cfg->max_body);
+        reply_error(req->out, cors, 413, NULL, "the body is larger than %d bytes", cfg->max_body);
         return NULL;
     }
     body = xmalloc((size_t)n + 1);
@@ -296,7 +297,7 @@ static char *publish_body(FCGX_Request *req, const struct config *cfg, size_t *l
 
 /* The Idempotency-Key header: NULL when absent, else the key. Returns 0, or -1 after
  * answering 400 for a malformed key. */
-static int publish_idem(FCGX_Request *req, const char **key)
+static int publish_idem(FCGX_Request *req, const char *cors, const char **key)
 {
     const char *h = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", req->envp);
     size_t len = h ? strlen(h) : 0;
@@ -306,66 +307,58 @@ static int publish_idem(FCGX_Request *req, const char **key)
         return 0;
     if (len >= 1 && len <= PUBLISH_IDEM_MAX && strspn(h, PUBLISH_IDEM_CHARS) == len)
         return 0;
-    reply_error(req->out, 400, NULL, "Idempotency-Key: 1 to %d bytes of A-Z a-z 0-9 - _ . : + / =",
+    reply_error(req->out, cors, 400, NULL, "Idempotency-Key: 1 to %d bytes of A-Z a-z 0-9 - _ . : + / =",
                 PUBLISH_IDEM_MAX);
     return -1;
 }
 
 /* ?wait=1: waits for the worker to push the ids of this publish. Answers 200 with
  * them, or 202 unconfirmed when no worker answered in time. */
-static void publish_wait(FCGX_Request *req, const struct config *cfg, redisContext *c,
+static void publish_wait(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c,
                          const char *reply_key, size_t n)
 {
-    struct timeval tv = {cfg->publish_wait + 2, 0};
-    char secs[16];
-    redisReply *r;
-    json_t *ids;
+    char *text = NULL;
+    json_t *ids = NULL;
+    int rc = store_await_ids(c, reply_key, cfg->publish_wait, &text);
 
-    snprintf(secs, sizeof secs, "%d", cfg->publish_wait);
-    redisSetTimeout(c, tv);
-    r = redisCommandArgv(c, 3, (const char *[]){"BLPOP", reply_key, secs}, NULL);
-    tv.tv_sec = 2;
-    redisSetTimeout(c, tv);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        (ids = json_loadb(r->element[1]->str, r->element[1]->len, 0, NULL)))
-        reply_json(req->out, 200, json_pack("{s:o}", "ids", ids), NULL);
+    if (rc > 0 && (ids = json_loads(text, 0, NULL)))
+        reply_json(req->out, cors, 200, json_pack("{s:o}", "ids", ids), NULL);
     else
-        reply_json(req->out, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0), NULL);
-    if (!r)
+        reply_json(req->out, cors, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0), NULL);
+    if (rc < 0)
         conn_drop();
-    else
-        freeReplyObject(r);
+    free(text);
 }
 
 /* Answers a retry of an earlier publish with the first one's answer: 202 accepted,
  * or with ?wait=1 its ids once the worker has stored it (waiting for them as the
  * first would have). */
-static void publish_replay(FCGX_Request *req, const struct config *cfg, redisContext *c, const char *idem,
+static void publish_replay(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c, const char *idem,
                            const struct query *q, struct store_once *once)
 {
     static const char replayed[] = "Idempotent-Replayed: true\r\n";
-    long long until = store_now_ms() + cfg->publish_wait * 1000LL;
+    long long until = clock_wall_ms() + cfg->publish_wait * 1000LL;
     json_t *ids = NULL;
 
-    while (q->wait && !once->ids && store_now_ms() < until) {
+    while (q->wait && !once->ids && clock_wall_ms() < until) {
         poll(NULL, 0, 100);
         if (store_once_ids(c, cfg, idem, &once->ids) < 0) {
             conn_drop();
-            reply_unavailable(req->out);
+            reply_unavailable(req->out, cors);
             return;
         }
     }
     if (q->wait && once->ids && (ids = json_loads(once->ids, 0, NULL)))
-        reply_json(req->out, 200, json_pack("{s:o}", "ids", ids), replayed);
+        reply_json(req->out, cors, 200, json_pack("{s:o}", "ids", ids), replayed);
     else if (q->wait)
-        reply_json(req->out, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)once->n, "confirmed", 0), replayed);
+        reply_json(req->out, cors, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)once->n, "confirmed", 0), replayed);
     else
-        reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)once->n), replayed);
+        reply_json(req->out, cors, 202, json_pack("{s:I}", "accepted", (json_int_t)once->n), replayed);
 }
 
 /* Queues the batch, under its Idempotency-Key when there is one; answers a replay or
  * a conflict itself. Returns 1 when queued anew, 0 when answered, -1 on a Redis error. */
-static int publish_queue(FCGX_Request *req, const struct config *cfg, redisContext *c, const char *idem,
+static int publish_queue(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c, const char *idem,
                          const char *print, const struct query *q, const struct publish_batch *b,
                          const char *reply_key)
 {
@@ -378,14 +371,14 @@ static int publish_queue(FCGX_Request *req, const struct config *cfg, redisConte
         return -1;
     rc = once.status == STORE_ONCE_NEW;
     if (once.status == STORE_ONCE_CONFLICT)
-        reply_error(req->out, 422, NULL, "Idempotency-Key: already used for a different request");
+        reply_error(req->out, cors, 422, NULL, "Idempotency-Key: already used for a different request");
     else if (once.status == STORE_ONCE_REPLAY)
-        publish_replay(req, cfg, c, idem, q, &once);
+        publish_replay(req, cors, cfg, c, idem, q, &once);
     free(once.ids);
     return rc;
 }
 
-void publish_handle(FCGX_Request *req, const struct config *cfg)
+void publish_handle(FCGX_Request *req, const struct config *cfg, const char *cors)
 {
     struct publish_batch b = {0};
     struct publisher who = {0};
@@ -397,18 +390,18 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
     size_t len = 0;
     int queued;
 
-    if (!request_method(req, "POST") || publish_who(req, cfg, &who) < 0 || publish_idem(req, &idem) < 0 ||
-        !(body = publish_body(req, cfg, &len)))
+    if (!request_method(req, cors, "POST") || publish_who(req, cors, cfg, &who) < 0 || publish_idem(req, cors, &idem) < 0 ||
+        !(body = publish_body(req, cors, cfg, &len)))
         goto done;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
         publish_parse(body, len, cfg, &b, err, sizeof err) < 0) {
-        reply_error(req->out, 400, NULL, "%s", err);
+        reply_error(req->out, cors, 400, NULL, "%s", err);
         goto done;
     }
-    if ((who.key || who.token) && publish_allowed(req, cfg, &who, &b) < 0)
+    if ((who.key || who.token) && publish_allowed(req, cors, cfg, &who, &b) < 0)
         goto done;
     c = conn_get(cfg);
-    if (!who.key && !who.token && publish_public(req, cfg, c, &b) < 0)
+    if (!who.key && !who.token && publish_public(req, cors, cfg, c, &b) < 0)
         goto done;
     if (q.wait) {
         for (int i = 0; i < 16; i++)
@@ -425,16 +418,16 @@ void publish_handle(FCGX_Request *req, const struct config *cfg)
         memcpy(print + head, body, len);
         print[head + len] = 0;
     }
-    queued = c ? publish_queue(req, cfg, c, idem, print, &q, &b, q.wait ? reply_key : NULL) : -1;
+    queued = c ? publish_queue(req, cors, cfg, c, idem, print, &q, &b, q.wait ? reply_key : NULL) : -1;
     if (queued < 0) {
         conn_drop();
-        reply_unavailable(req->out);
+        reply_unavailable(req->out, cors);
     } else if (queued) {
         log_info("%zu events by %s", b.n, who.key ? who.key->name : who.token ? "a token" : "a public client");
         if (q.wait)
-            publish_wait(req, cfg, c, reply_key, b.n);
+            publish_wait(req, cors, cfg, c, reply_key, b.n);
         else
-            reply_json(req->out, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
+            reply_json(req->out, cors, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
     }
 done:
     free(body);

@@ -25,6 +25,7 @@ int publish_parse(const char *body, size_t len, const struct config *cfg,
                   struct publish_batch *out, char *err, size_t errlen);
 void publish_batch_free(struct publish_batch *b);
 
-void publish_handle(FCGX_Request *req, const struct config *cfg);
+/* Answers POST /publish; every answer carries the CORS lines cors (NULL for none). */
+void publish_handle(FCGX_Request *req, const struct config *cfg, const char *cors);
 
 #endif

@@ -1,5 +1,5 @@
-/* reply: CGI-style response heads and JSON bodies over libfcgi streams. The CORS
- * lines are per request, so per thread. */
+/* reply: CGI-style response heads and JSON bodies, built in a buf; the FCGX_* forms
+ * write that buf to a request's output. */
 #include "reply.h"
 
 #include <stdarg.h>
@@ -26,71 +26,83 @@ static const char *reason(int status)
     }
 }
 
-static _Thread_local const char *cors = "";
-
-void reply_cors(const char *lines)
+void reply_head(struct buf *out, int status, const char *type, int stream, const char *cors, const char *extra)
 {
-    cors = lines ? lines : "";
+    char line[160];
+
+    snprintf(line, sizeof line, "Status: %d %s\r\nContent-Type: %s\r\n", status, reason(status), type);
+    buf_puts(out, line);
+    buf_puts(out, "X-Content-Type-Options: nosniff\r\n");
+    buf_puts(out, stream ? "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n" : "Cache-Control: no-store\r\n");
+    buf_puts(out, cors ? cors : "");
+    buf_puts(out, extra ? extra : "");
+    buf_puts(out, "\r\n");
 }
 
-int reply_format(char *buf, size_t len, int status, const char *type, int stream, const char *cors_lines,
-                 const char *extra)
+/* Appends a JSON answer; body NULL only when a message was not valid UTF-8: never
+ * echo such input. Steals body. */
+static void reply_json_to(struct buf *out, int status, const char *cors, json_t *body, const char *extra)
 {
-    int n = snprintf(buf, len, "Status: %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s%s\r\n",
-                     status, reason(status), type,
-                     stream ? "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n" : "Cache-Control: no-store\r\n",
-                     cors_lines ? cors_lines : "", extra ? extra : "");
-
-    return n < 0 || (size_t)n >= len ? (int)len - 1 : n;
-}
-
-void reply_head(FCGX_Stream *out, int status, const char *type, const char *extra)
-{
-    char buf[2048];
-
-    FCGX_PutStr(buf, reply_format(buf, sizeof buf, status, type, 0, cors, extra), out);
-}
-
-void reply_stream_head(FCGX_Stream *out, const char *type)
-{
-    char buf[2048];
-
-    FCGX_PutStr(buf, reply_format(buf, sizeof buf, 200, type, 1, cors, NULL), out);
-}
-
-void reply_json(FCGX_Stream *out, int status, json_t *body, const char *extra)
-{
-    /* body is NULL only when a message was not valid UTF-8: never echo such input. */
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 
-    reply_head(out, status, "application/json", extra);
-    FCGX_PutS(text ? text : "{\"error\":\"invalid request\"}", out);
-    FCGX_PutS("\n", out);
+    reply_head(out, status, "application/json", 0, cors, extra);
+    buf_puts(out, text ? text : "{\"error\":\"invalid request\"}");
+    buf_puts(out, "\n");
     free(text);
     json_decref(body);
 }
 
-void reply_error(FCGX_Stream *out, int status, const char *extra, const char *fmt, ...)
+void reply_error_to(struct buf *out, int status, const char *cors, const char *extra, const char *msg)
 {
+    reply_json_to(out, status, cors, json_pack("{s:s}", "error", msg), extra);
+}
+
+void reply_unavailable_to(struct buf *out, const char *cors)
+{
+    reply_error_to(out, 503, cors, "Retry-After: 1\r\n", "the event store (Redis) is unreachable; retry shortly");
+}
+
+/* Writes b to out and frees it. */
+static void reply_send(FCGX_Stream *out, struct buf *b)
+{
+    FCGX_PutStr(b->s, (int)b->len, out);
+    buf_free(b);
+}
+
+void reply_json(FCGX_Stream *out, const char *cors, int status, json_t *body, const char *extra)
+{
+    struct buf b = {0};
+
+    reply_json_to(&b, status, cors, body, extra);
+    reply_send(out, &b);
+}
+
+void reply_error(FCGX_Stream *out, const char *cors, int status, const char *extra, const char *fmt, ...)
+{
+    struct buf b = {0};
     char msg[512];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    reply_json(out, status, json_pack("{s:s}", "error", msg), extra);
+    reply_error_to(&b, status, cors, extra, msg);
+    reply_send(out, &b);
 }
 
-void reply_waiting_full(FCGX_Stream *out, long long retry_ms)
+void reply_waiting_full(FCGX_Stream *out, const char *cors, long long retry_ms)
 {
     char retry[40];
     long long secs = (retry_ms + 999) / 1000;
 
     snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", secs < 1 ? 1 : secs > 30 ? 30 : secs);
-    reply_error(out, 429, retry, "too many waiting requests from your address; close one or retry later");
+    reply_error(out, cors, 429, retry, "too many waiting requests from your address; close one or retry later");
 }
 
-void reply_unavailable(FCGX_Stream *out)
+void reply_unavailable(FCGX_Stream *out, const char *cors)
 {
-    reply_error(out, 503, "Retry-After: 1\r\n", "the event store (Redis) is unreachable; retry shortly");
+    struct buf b = {0};
+
+    reply_unavailable_to(&b, cors);
+    reply_send(out, &b);
 }

@@ -1,15 +1,15 @@
-/* request: request-level plumbing shared by the handlers. */
+/* request: request-level plumbing shared by the handlers and both process models. */
 #include "request.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "conn.h"
 #include "frame.h"
 #include "reply.h"
 #include "store.h"
-#include "wait.h"
 
 void request_endpoint(FCGX_Request *req, char *buf, size_t len)
 {
@@ -27,7 +27,7 @@ void request_endpoint(FCGX_Request *req, char *buf, size_t len)
     snprintf(buf, len, "%.*s", (int)(end - start), start);
 }
 
-int request_method(FCGX_Request *req, const char *method)
+int request_method(FCGX_Request *req, const char *cors, const char *method)
 {
     const char *m = FCGX_GetParam("REQUEST_METHOD", req->envp);
     char allow[32];
@@ -35,7 +35,7 @@ int request_method(FCGX_Request *req, const char *method)
     if (m && strcmp(m, method) == 0)
         return 1;
     snprintf(allow, sizeof allow, "Allow: %s\r\n", method);
-    reply_error(req->out, 405, allow, "use %s here", method);
+    reply_error(req->out, cors, 405, allow, "use %s here", method);
     return 0;
 }
 
@@ -48,13 +48,13 @@ void request_drain(FCGX_Request *req)
 }
 
 /* The resume point of a stream; see request_waiting. Returns 0, or -1 after a 400. */
-static int request_resume(FCGX_Request *req, struct query *q)
+static int request_resume(FCGX_Request *req, const char *cors, struct query *q)
 {
     const char *h = FCGX_GetParam("HTTP_LAST_EVENT_ID", req->envp);
 
     if (h && *h) {
         if (cursor_parse(h, strlen(h), &q->since) < 0) {
-            reply_error(req->out, 400, NULL, "Last-Event-ID: not an id this server sent");
+            reply_error(req->out, cors, 400, NULL, "Last-Event-ID: not an id this server sent");
             return -1;
         }
         q->has_since = 1;
@@ -66,112 +66,118 @@ static int request_resume(FCGX_Request *req, struct query *q)
 }
 
 /* The credentials check of request_waiting. Returns 0, or -1 after a 401 or 403. */
-static int request_auth(FCGX_Request *req, const struct config *cfg, const struct query *q, long long *until_ms)
+static int request_auth(FCGX_Request *req, const struct config *cfg, const char *cors, const struct query *q,
+                        long long *until_ms)
 {
     char err[256], cookie[AUTH_TOKEN_MAX + 1];
     struct auth_credentials cr = {
         auth_request_token(FCGX_GetParam("HTTP_AUTHORIZATION", req->envp), q->token,
                            FCGX_GetParam("HTTP_COOKIE", req->envp), cookie, sizeof cookie),
         q->expires, q->sig};
-    enum auth_status rc = auth_subscribe(cfg, &cr, q->channels, q->nchannels, store_now_ms(), until_ms, err,
+    enum auth_status rc = auth_subscribe(cfg, &cr, q->channels, q->nchannels, clock_wall_ms(), until_ms, err,
                                          sizeof err);
 
     if (rc == AUTH_OK)
         return 0;
-    reply_error(req->out, (int)rc, rc == AUTH_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL, "%s", err);
+    reply_error(req->out, cors, (int)rc, rc == AUTH_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL, "%s",
+                err);
     return -1;
 }
 
 /* Seconds a request of kind waits: a poll its timeout parameter, capped, or the
  * default; a stream its lifetime. */
-static int request_seconds(const struct config *cfg, int kind, const struct query *q)
+static int request_seconds(const struct config *cfg, enum frame_kind kind, const struct query *q)
 {
-    if (kind != REQUEST_POLL)
+    if (kind != FRAME_POLL)
         return cfg->sse_lifetime;
     if (q->timeout < 0)
         return cfg->poll_timeout;
     return q->timeout > cfg->poll_timeout_max ? cfg->poll_timeout_max : q->timeout;
 }
 
-int request_waiting(FCGX_Request *req, const struct config *cfg, int kind, struct query *q,
-                    struct request_span *span)
+/* The query of request_waiting. Returns 0, or -1 after answering 400. */
+static int request_query(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q)
 {
     char err[256];
-    long long until_ms = 0, ms, left;
 
-    memset(q, 0, sizeof *q);
-    memset(span, 0, sizeof *span);
-    if (!request_method(req, "GET"))
-        return -1;
     if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, q, err, sizeof err) < 0) {
-        reply_error(req->out, 400, NULL, "%s", err);
+        reply_error(req->out, cors, 400, NULL, "%s", err);
         return -1;
     }
     if (q->nchannels == 0) {
-        reply_error(req->out, 400, NULL, "channel: at least one channel is required");
+        reply_error(req->out, cors, 400, NULL, "channel: at least one channel is required");
         return -1;
     }
-    if (request_auth(req, cfg, q, &until_ms) < 0)
-        return -1;
-    if (kind != REQUEST_POLL && request_resume(req, q) < 0)
-        return -1;
-    if (kind == REQUEST_POLL || kind == FRAME_IFRAME) {
-        if (q->callback ? !frame_callback_valid(q->callback) : kind == FRAME_IFRAME) {
-            reply_error(req->out, 400, NULL, "callback: must be a JavaScript name like Comet._cb1");
-            return -1;
-        }
-    } else {
-        q->callback = NULL;
-    }
-    span->seconds = request_seconds(cfg, kind, q);
-    ms = span->seconds * 1000LL;
-    left = until_ms - store_now_ms();
-    span->expiring = until_ms && left < ms;
-    span->deadline = wait_clock_ms() + (span->expiring ? left : ms);
     return 0;
 }
 
-/* Wall-clock end of a place in the store's waiting sets: 5 s past the wait, so that a
- * process killed meanwhile holds it no longer than that. */
-static long long request_until(int seconds)
+/* The callback a kind takes (JSONP polls, iframes: required), dropped for the others.
+ * Returns 0, or -1 after answering 400. */
+static int request_callback(FCGX_Request *req, const char *cors, enum frame_kind kind, struct query *q)
 {
-    return store_now_ms() + seconds * 1000LL + 5000;
+    if (kind != FRAME_POLL && kind != FRAME_IFRAME)
+        q->callback = NULL;
+    else if (q->callback ? !frame_callback_valid(q->callback) : kind == FRAME_IFRAME) {
+        reply_error(req->out, cors, 400, NULL, "callback: must be a JavaScript name like Comet._cb1");
+        return -1;
+    }
+    return 0;
 }
 
-int request_admit(FCGX_Request *req, const struct config *cfg, const char *name, int seconds)
+int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cors, enum frame_kind kind,
+                    struct request_wait *w)
 {
+    long long until_ms = 0, ms, left;
+
+    memset(w, 0, sizeof *w);
+    w->kind = kind;
+    if (!request_method(req, cors, "GET") || request_query(req, cfg, cors, &w->q) < 0 ||
+        request_auth(req, cfg, cors, &w->q, &until_ms) < 0 ||
+        (kind != FRAME_POLL && request_resume(req, cors, &w->q) < 0) || request_callback(req, cors, kind, &w->q) < 0)
+        return -1;
+    w->seconds = request_seconds(cfg, kind, &w->q);
+    ms = w->seconds * 1000LL;
+    left = until_ms - clock_wall_ms();
+    w->expiring = until_ms && left < ms;
+    w->deadline = clock_ms() + (w->expiring ? left : ms);
+    w->until = clock_wall_ms() + ms + 5000;
+    proc_name(w->name, sizeof w->name);
+    return 0;
+}
+
+int request_admit(FCGX_Request *req, const struct config *cfg, const char *cors, struct request_wait *w)
+{
+    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
     redisContext *c;
     long long rc;
 
     if (!cfg->max_waiting_addr)
         return 0;
     c = conn_get(cfg);
-    rc = c ? store_admit(c, cfg, FCGX_GetParam("REMOTE_ADDR", req->envp), name, request_until(seconds)) : -1;
+    rc = c ? store_admit(c, cfg, addr, w->name, w->until) : -1;
     if (rc > 0)
-        reply_waiting_full(req->out, rc);
+        reply_waiting_full(req->out, cors, rc);
     if (rc < 0) {
         conn_drop();
-        reply_unavailable(req->out);
+        reply_unavailable(req->out, cors);
     }
-    return rc == 0 ? 0 : -1;
+    if (rc != 0)
+        return -1;
+    w->addr = addr ? addr : "";
+    return 0;
 }
 
-struct waiter *request_wait_open(FCGX_Request *req, const struct config *cfg, const struct query *q, int seconds)
+void request_wait_free(struct request_wait *w)
 {
-    char name[WAIT_NAME_MAX];
-    redisContext *cmd;
-    struct waiter *w = NULL;
+    query_free(&w->q);
+}
 
-    wait_name(name, sizeof name);
-    if (request_admit(req, cfg, name, seconds) < 0)
-        return NULL;
-    if ((cmd = conn_get(cfg)))
-        w = wait_open(cfg, cmd, q->channels, q->nchannels, q->has_since ? &q->since : NULL, req->ipcFd,
-                      request_until(seconds), name,
-                      cfg->max_waiting_addr ? FCGX_GetParam("REMOTE_ADDR", req->envp) : NULL);
-    if (!w) {
-        conn_drop();
-        reply_unavailable(req->out);
-    }
-    return w;
+void request_session(const struct request_wait *w, const char *cors, struct session_start *st)
+{
+    st->kind = w->kind;
+    st->callback = w->q.callback;
+    st->cors = cors;
+    st->since = w->q.has_since ? &w->q.since : NULL;
+    st->deadline = w->deadline;
+    st->expiring = w->expiring;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "redis.h"
@@ -88,7 +89,7 @@ static void worker_try_lead(struct worker *w)
     }
     log_info("active (lease %ds)", w->cfg->worker_lease);
     w->active = 1;
-    w->renewed_ms = store_now_ms();
+    w->renewed_ms = clock_wall_ms();
     while (w->active && !stopping) {
         if (!(r = store_claim(w->c, w->cfg, "worker"))) {
             worker_drop(w);
@@ -107,7 +108,7 @@ static void worker_step(struct worker *w)
     redisReply *r;
     int rc;
 
-    if (store_now_ms() - w->renewed_ms >= period) {
+    if (clock_wall_ms() - w->renewed_ms >= period) {
         rc = store_lease_hold(w->c, w->cfg, w->token);
         if (rc <= 0) {
             log_warn(rc ? "lease renewal failed" : "lease lost; going standby");
@@ -116,7 +117,7 @@ static void worker_step(struct worker *w)
             w->active = 0;
             return;
         }
-        w->renewed_ms = store_now_ms();
+        w->renewed_ms = clock_wall_ms();
     }
     if (!(r = store_take(w->c, w->cfg, "worker", period < 1000 ? period : 1000))) {
         if (!stopping)
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
         if (opt == 'n')
             check = 1;
         else if (opt == 't' && atoi(optarg) > 0)
-            until = store_now_ms() + atoi(optarg) * 1000LL;
+            until = clock_wall_ms() + atoi(optarg) * 1000LL;
         else
             usage();
     }
@@ -163,10 +164,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     gethostname(host, sizeof host - 1);
-    srand((unsigned)(store_now_ms() ^ getpid()));
+    srand((unsigned)(clock_wall_ms() ^ getpid()));
     snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
 
-    while (!stopping && (!until || store_now_ms() < until)) {
+    while (!stopping && (!until || clock_wall_ms() < until)) {
         if (!w.c) {
             if (!(w.c = redis_open(w.cfg, 5000)) || store_group(w.c, w.cfg) < 0) {
                 worker_drop(&w);

@@ -38,11 +38,11 @@ static const struct {
 
 int main(void)
 {
-    struct frame f = {0};
+    struct buf f = {0};
 
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
         int rc;
-        frame_reset(&f);
+        buf_reset(&f);
         rc = frame_event(&f, events[i].kind, "cb", events[i].env, strlen(events[i].env));
         if (!events[i].frame)
             CHECK(rc == -1 && f.len == 0, "event %zu refused", i);
@@ -53,41 +53,41 @@ int main(void)
     for (size_t i = 0; i < sizeof callbacks / sizeof callbacks[0]; i++)
         CHECK(frame_callback_valid(callbacks[i].cb) == callbacks[i].ok, "callback \"%s\"", callbacks[i].cb);
 
-    frame_reset(&f);
+    buf_reset(&f);
     frame_open(&f, FRAME_SSE, NULL, (struct cursor){7, 2});
     CHECK(strcmp(f.s, "id: 7-2\nevent: comet-open\ndata: {\"cursor\":\"7-2\",\"open\":true}\n\n") == 0, "%s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_open(&f, FRAME_LINES, NULL, (struct cursor){7, 2});
     CHECK(strcmp(f.s, "{\"cursor\":\"7-2\",\"open\":true}\n") == 0, "%s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_truncated(&f, FRAME_IFRAME, "Comet._if1");
     CHECK(strcmp(f.s, "<script>parent.Comet._if1({\"truncated\":true});</script>\n") == 0, "%s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_truncated(&f, FRAME_SSE, NULL);
     CHECK(strcmp(f.s, "event: comet-truncated\ndata: {\"truncated\":true}\n\n") == 0, "%s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_expired(&f, FRAME_SSE, NULL);
     frame_expired(&f, FRAME_LINES, NULL);
     frame_expired(&f, FRAME_IFRAME, "cb");
     CHECK(strcmp(f.s, "event: comet-expired\ndata: {\"expired\":true}\n\n{\"expired\":true}\n"
                       "<script>parent.cb({\"expired\":true});</script>\n") == 0, "expired: %s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_ping(&f, FRAME_SSE);
     frame_ping(&f, FRAME_LINES);
     frame_ping(&f, FRAME_IFRAME);
     CHECK(strcmp(f.s, ": ping\n\n\n<!---->\n") == 0, "pings: %s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_padding(&f, FRAME_SSE, 1000);
     CHECK(f.len == 1003 && f.s[0] == ':' && f.s[999] == ' ' && strcmp(f.s + 1001, "\n\n") == 0, "sse padding");
-    frame_reset(&f);
+    buf_reset(&f);
     frame_prelude(&f, FRAME_LINES, 0);
     CHECK(f.len == 2049 && f.s[2047] == ' ' && f.s[2048] == '\n', "lines prelude");
-    frame_reset(&f);
+    buf_reset(&f);
     frame_prelude(&f, FRAME_SSE, 1500);
     CHECK(strcmp(f.s, "retry: 1500\n\n") == 0, "sse prelude %s", f.s);
-    frame_reset(&f);
+    buf_reset(&f);
     frame_jsonp(&f, "cb", "{\"events\":[\"</script>\"]}", 24);
     CHECK(strcmp(f.s, "/**/cb({\"events\":[\"\\u003c/script>\"]});\n") == 0, "jsonp %s", f.s);
-    frame_free(&f);
+    buf_free(&f);
     return check_done("frame");
 }

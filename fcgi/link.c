@@ -1,0 +1,155 @@
+/* link: connecting, logging in, and one failure for two connections. What is sent on
+ * them is channel.c's and hub.c's business. */
+#include "link.h"
+
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "loop_redis.h"
+#include "redis.h"
+
+static struct {
+    const struct config *cfg;
+    struct loop *loop;
+    const struct link_hooks *hooks;
+    enum link_state state;
+    struct loop_redis conn[2]; /* the subscription, the command connection */
+    int connected;             /* how many said they are connected */
+    long long since;           /* when connecting started */
+} link;
+
+enum { SUB, CMD };
+
+static void link_gone(struct loop_redis *lr)
+{
+    (void)lr;
+    if (link.state == LINK_DOWN)
+        return; /* the second of the two, or link_close */
+    link.state = LINK_DOWN;
+    for (int i = 0; i < 2; i++)
+        if (link.conn[i].ac)
+            redisAsyncFree(link.conn[i].ac);
+    link.hooks->down();
+}
+
+static void link_connected(const redisAsyncContext *ac, int status)
+{
+    if (status != REDIS_OK) {
+        log_warn("cannot connect to redis: %s", ac->errstr);
+        return; /* hiredis frees ac next: link_gone */
+    }
+    if (++link.connected == 2 && link.state == LINK_CONNECTING) {
+        link.state = LINK_UP;
+        log_info("connected to redis");
+        link.hooks->up();
+    }
+}
+
+static void link_disconnected(const redisAsyncContext *ac, int status)
+{
+    if (status != REDIS_OK)
+        log_warn("redis: %s", ac->errstr ? ac->errstr : "connection lost");
+}
+
+/* A login command answered: an error (a wrong password, a missing database) makes the
+ * link useless. */
+static void link_logged_in(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+
+    (void)ac, (void)priv;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        log_error("redis login: %s", r->str);
+        link_fail();
+    }
+}
+
+/* Opens connection i; returns 0 or -1. */
+static int link_open(int i)
+{
+    const struct config *cfg = link.cfg;
+    redisAsyncContext *ac = cfg->redis_socket[0] ? redisAsyncConnectUnix(cfg->redis_socket)
+                                                 : redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+    struct redis_login l;
+
+    if (!ac || ac->err) {
+        log_warn("cannot connect to redis: %s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        return -1;
+    }
+    link.conn[i].gone = link_gone;
+    if (loop_redis_attach(&link.conn[i], link.loop, ac) < 0) {
+        redisAsyncFree(ac);
+        return -1;
+    }
+    redisAsyncSetConnectCallback(ac, link_connected);
+    redisAsyncSetDisconnectCallback(ac, link_disconnected);
+    redis_login(cfg, &l);
+    for (int k = 0; k < l.n; k++)
+        redisAsyncCommandArgv(ac, link_logged_in, NULL, l.argc[k], l.argv[k], NULL);
+    return 0;
+}
+
+void link_init(const struct config *cfg, struct loop *l, const struct link_hooks *hooks)
+{
+    link.cfg = cfg;
+    link.loop = l;
+    link.hooks = hooks;
+}
+
+enum link_state link_state(void)
+{
+    return link.state;
+}
+
+void link_connect(void)
+{
+    if (link.state != LINK_DOWN)
+        return;
+    link.state = LINK_CONNECTING;
+    link.connected = 0;
+    link.since = clock_ms();
+    if (link_open(SUB) < 0 || link_open(CMD) < 0)
+        link_fail();
+}
+
+redisAsyncContext *link_sub(void)
+{
+    return link.state == LINK_UP ? link.conn[SUB].ac : NULL;
+}
+
+redisAsyncContext *link_cmd(void)
+{
+    return link.state == LINK_UP ? link.conn[CMD].ac : NULL;
+}
+
+void link_fail(void)
+{
+    if (link.state == LINK_DOWN)
+        return;
+    if (link.conn[SUB].ac || link.conn[CMD].ac) {
+        /* Freeing one calls link_gone, which frees the other and tells the hub. */
+        redisAsyncFree(link.conn[link.conn[SUB].ac ? SUB : CMD].ac);
+        return;
+    }
+    link.state = LINK_DOWN; /* neither opened */
+    link.hooks->down();
+}
+
+void link_tick(long long now)
+{
+    if (link.state == LINK_CONNECTING && now - link.since >= LINK_CONNECT_MS) {
+        log_warn("cannot connect to redis: no answer in %d ms", LINK_CONNECT_MS);
+        link_fail();
+    }
+}
+
+void link_close(void)
+{
+    link.state = LINK_DOWN;
+    for (int i = 0; i < 2; i++)
+        if (link.conn[i].ac)
+            redisAsyncFree(link.conn[i].ac);
+}

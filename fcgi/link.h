@@ -1,0 +1,50 @@
+/* link: the event loop's two Redis connections, the shared subscription and the
+ * command connection (history reads, waiting sets). Opened when a waiting request
+ * first needs them, logged in (redis_login), and given up together when either
+ * fails, so the hub sees one state. One per process, like the hub. */
+#ifndef COMET_LINK_H
+#define COMET_LINK_H
+
+#include <hiredis/async.h>
+
+#include "config.h"
+#include "loop.h"
+
+enum link_state {
+    LINK_DOWN,       /* no connection; link_connect starts one */
+    LINK_CONNECTING, /* waiting for both to connect, at most LINK_CONNECT_MS */
+    LINK_UP          /* both connected: commands may be sent */
+};
+
+#define LINK_CONNECT_MS 2000
+
+struct link_hooks {
+    void (*up)(void);   /* both connections are ready */
+    void (*down)(void); /* connecting failed, or an up link failed: every pending
+                         * callback on either connection already got its NULL reply */
+};
+
+/* Sets what the link uses; cfg, l and hooks are borrowed for the process's life. */
+void link_init(const struct config *cfg, struct loop *l, const struct link_hooks *hooks);
+
+enum link_state link_state(void);
+
+/* Starts connecting when down; nothing otherwise. */
+void link_connect(void);
+
+/* The connections while up (NULL otherwise): sub carries SUBSCRIBE and UNSUBSCRIBE
+ * only, cmd everything else. */
+redisAsyncContext *link_sub(void);
+redisAsyncContext *link_cmd(void);
+
+/* Gives both connections up (a failed command, a reply that makes no sense, a connect
+ * that takes too long): down follows, now or once the current callback returns. */
+void link_fail(void);
+
+/* Gives up a connect that has taken LINK_CONNECT_MS (now: clock_ms). */
+void link_tick(long long now);
+
+/* Closes both connections for good, calling no hook (the process is stopping). */
+void link_close(void);
+
+#endif
