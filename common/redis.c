@@ -53,17 +53,20 @@ void redis_login(const struct config *cfg, struct redis_login *l)
 }
 
 /* Sends the login commands and checks their answers. Returns 0 or -1 (logged). */
-redisReply *redis_cmd_within(redisContext *c, int argc, const char **argv, int timeout_ms)
+redisReply *redis_cmd_within(redisContext *c, int argc, const char **argv, const size_t *lens, int timeout_ms,
+                             int *sent)
 {
     long long end = clock_ms() + timeout_ms;
     void *r = NULL;
     int done = 0;
 
-    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK)
+    *sent = 0;
+    if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK)
         return NULL;
     while (!done)
         if (redisBufferWrite(c, &done) != REDIS_OK)
             goto fail;
+    *sent = 1;
     for (;;) {
         long long left = end - clock_ms();
         if (redisGetReplyFromReader(c, &r) != REDIS_OK)

@@ -28,10 +28,12 @@ void redis_login(const struct config *cfg, struct redis_login *l);
  * reply of type REDIS_REPLY_ERROR. */
 redisReply *redis_cmd(redisContext *c, int argc, const char **argv, const size_t *lens);
 
-/* Like redis_cmd for a command that may take long (BLPOP): waits for the reply with
- * poll() on c's socket for at most timeout_ms instead of its socket timeout. NULL on
- * an error or no answer in time: c is then dead (c->err set). */
-redisReply *redis_cmd_within(redisContext *c, int argc, const char **argv, int timeout_ms);
+/* Like redis_cmd, waiting for the reply with poll() on c's socket for at most
+ * timeout_ms instead of its socket timeout. NULL on an error or no answer in time: c
+ * is then dead (c->err set), and *sent says whether the command had gone out whole
+ * (so Redis may have run it) or not (it did not). */
+redisReply *redis_cmd_within(redisContext *c, int argc, const char **argv, const size_t *lens, int timeout_ms,
+                             int *sent);
 
 /* Like redis_cmd, but logs and turns an error reply into NULL too (freeing it). The
  * context stays usable after an error reply. */

@@ -8,17 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "clock.h"
 #include "log.h"
-#include "redis.h"
-#include "script.h"
 #include "xalloc.h"
 
 /* An idempotent publish: queues the entry and remembers the key with the body's
  * fingerprint, unless the key is known (then answers what it holds), all at once.
  * KEYS: inbox, idem hash. ARGV: ttl ms, fingerprint source, event count, then the
  * entry's fields. */
-static struct script once_script = {
+static const char once_lua[] =
     "local fp = redis.sha1hex(ARGV[2])\n"
     "local cur = redis.call('HMGET', KEYS[2], 'fp', 'n', 'ids')\n"
     "if cur[1] then\n"
@@ -28,118 +27,152 @@ static struct script once_script = {
     "redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))\n"
     "redis.call('HSET', KEYS[2], 'fp', fp, 'n', ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[1])\n"
-    "return {'new', ARGV[3], ''}\n", ""};
+    "return {'new', ARGV[3], ''}\n";
+
+/* Counts one keyless publish of who in its minute: the count so far. */
+static const char rate_lua[] =
+    "local n = redis.call('INCR', KEYS[1])\n"
+    "if n == 1 then redis.call('EXPIRE', KEYS[1], 61) end\n"
+    "return n\n";
+/* /stats in one call. KEYS: waiting, stats, inbox, worker. ARGV: now ms.
+ * Returns {waiting, published, inbox length, last heartbeat or 0}. */
+static const char stats_lua[] =
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
+    "local inbox = 0\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then inbox = redis.call('XLEN', KEYS[3]) end\n"
+    "return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], 'published') or '0'),\n"
+    "        inbox, tonumber(redis.call('HGET', KEYS[4], 'heartbeat') or '0')}\n";
 
 void store_key(const struct config *cfg, const char *kind, const char *name, char *out)
 {
     snprintf(out, STORE_KEY_MAX, "%s%s%s", cfg->prefix, kind, name);
 }
 
-/* Appends an inbox entry's fields to argv at *argc: the marks, then a channel and a
- * tail per event. "!" and "?" cannot be channel names, so they mark the reply key
- * and the idempotency key among the fields. */
-static void entry_fields(const char **argv, size_t *argc, size_t n, char *const *channels,
-                         char *const *tails, const char *reply_key, const char *idem_key)
+void store_reply_key(const struct config *cfg, const char *scope, const char *token, char *out)
 {
-    if (reply_key) {
-        argv[(*argc)++] = "!";
-        argv[(*argc)++] = reply_key;
+    char name[160];
+
+    snprintf(name, sizeof name, "%.64s:%.64s", scope, token);
+    store_key(cfg, "reply:", name, out);
+}
+
+/* Appends an inbox entry's fields: the marks, then a channel and a tail per event.
+ * "!" and "?" cannot be channel names, so they mark the reply key and the
+ * idempotency key among the fields. */
+static void entry_fields(struct args *a, const struct config *cfg, const struct store_publish *p)
+{
+    if (p->reply_key) {
+        args_str(a, "!");
+        args_str(a, p->reply_key);
     }
-    if (idem_key) {
-        argv[(*argc)++] = "?";
-        argv[(*argc)++] = idem_key;
+    if (p->idem) {
+        args_str(a, "?");
+        args_key(a, cfg, "idem:", p->idem);
     }
-    for (size_t i = 0; i < n; i++) {
-        argv[(*argc)++] = channels[i];
-        argv[(*argc)++] = tails[i];
+    for (size_t i = 0; i < p->n; i++) {
+        args_str(a, p->channels[i]);
+        args_str(a, p->tails[i]);
     }
 }
 
-int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
-                  char *const *tails, const char *reply_key)
+void store_queue_args(const struct config *cfg, const struct store_publish *p, struct args *a)
 {
-    size_t argc = 0;
-    const char **argv = xmalloc((5 + 2 * n) * sizeof *argv);
-    char inbox[STORE_KEY_MAX];
-    redisReply *r;
-
-    store_key(cfg, "inbox", "", inbox);
-    argv[argc++] = "XADD";
-    argv[argc++] = inbox;
-    argv[argc++] = "*";
-    entry_fields(argv, &argc, n, channels, tails, reply_key, NULL);
-    r = redis_ok(c, (int)argc, argv, NULL);
-    free(argv);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    if (!p->idem) {
+        args_str(a, "XADD");
+        args_key(a, cfg, "inbox", "");
+        args_str(a, "*");
+    } else {
+        args_str(a, "EVAL");
+        args_str(a, once_lua);
+        args_str(a, "2");
+        args_key(a, cfg, "inbox", "");
+        args_key(a, cfg, "idem:", p->idem);
+        args_num(a, cfg->idempotency_ttl * 1000LL);
+        args_str(a, p->print);
+        args_num(a, (long long)p->n);
+    }
+    entry_fields(a, cfg, p);
 }
 
-int store_enqueue_once(redisContext *c, const struct config *cfg, const char *idem, const char *print,
-                       size_t n, char *const *channels, char *const *tails, const char *reply_key,
-                       struct store_once *out)
+void store_queue_result(const redisReply *r, const struct store_publish *p, struct store_queued *out)
 {
-    size_t argc = 2;
-    const char **argv = xmalloc((16 + 2 * n) * sizeof *argv);
-    char inbox[STORE_KEY_MAX], key[STORE_KEY_MAX], ttl[24], count[24];
-    redisReply *r;
-    int rc = -1;
-
     memset(out, 0, sizeof *out);
-    store_key(cfg, "inbox", "", inbox);
-    store_key(cfg, "idem:", idem, key);
-    snprintf(ttl, sizeof ttl, "%lld", cfg->idempotency_ttl * 1000LL);
-    snprintf(count, sizeof count, "%zu", n);
-    argv[argc++] = "2";
-    argv[argc++] = inbox;
-    argv[argc++] = key;
-    argv[argc++] = ttl;
-    argv[argc++] = print;
-    argv[argc++] = count;
-    entry_fields(argv, &argc, n, channels, tails, reply_key, key);
-    r = script_eval_ok(c, &once_script, (int)argc, argv, NULL);
-    free(argv);
-    if (!r)
-        return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
-        r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_STRING) {
-        out->status = strcmp(r->element[0]->str, "new") == 0      ? STORE_ONCE_NEW
-                      : strcmp(r->element[0]->str, "replay") == 0 ? STORE_ONCE_REPLAY
-                                                                  : STORE_ONCE_CONFLICT;
+    out->n = (long long)p->n;
+    if (!r) {
+        out->status = STORE_UNKNOWN;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        log_warn("queueing a publish: %s", r->str);
+        out->status = STORE_REFUSED;
+    } else if (!p->idem) {
+        out->status = r->type == REDIS_REPLY_STRING ? STORE_QUEUED : STORE_REFUSED;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
+               r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_STRING) {
+        out->status = strcmp(r->element[0]->str, "new") == 0      ? STORE_QUEUED
+                      : strcmp(r->element[0]->str, "replay") == 0 ? STORE_REPLAY
+                                                                  : STORE_CONFLICT;
         out->n = atoll(r->element[1]->str);
         out->ids = r->element[2]->len ? xstrdup(r->element[2]->str) : NULL;
-        rc = 0;
+    } else {
+        out->status = STORE_REFUSED;
     }
-    freeReplyObject(r);
-    return rc;
+}
+
+void store_queue(redisContext *c, const struct config *cfg, const struct store_publish *p, struct store_queued *out)
+{
+    struct args a = {0};
+    redisReply *r;
+    int sent;
+
+    store_queue_args(cfg, p, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    store_queue_result(r, p, out);
+    if (!r && !sent)
+        out->status = STORE_REFUSED;
+    if (r)
+        freeReplyObject(r);
+}
+
+void store_once_ids_args(const struct config *cfg, const char *idem, struct args *a)
+{
+    args_str(a, "HGET");
+    args_key(a, cfg, "idem:", idem);
+    args_str(a, "ids");
+}
+
+char *store_ids_result(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING ? xstrdup(r->str) : NULL;
 }
 
 int store_once_ids(redisContext *c, const struct config *cfg, const char *idem, char **ids)
 {
-    char key[STORE_KEY_MAX];
+    struct args a = {0};
     redisReply *r;
+    int sent;
 
-    *ids = NULL;
-    store_key(cfg, "idem:", idem, key);
-    if (!(r = redis_ok(c, 3, (const char *[]){"HGET", key, "ids"}, NULL)))
-        return -1;
-    if (r->type == REDIS_REPLY_STRING)
-        *ids = xstrdup(r->str);
-    freeReplyObject(r);
-    return 0;
+    store_once_ids_args(cfg, idem, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    *ids = store_ids_result(r);
+    if (r)
+        freeReplyObject(r);
+    return r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
 }
 
 int store_await_ids(redisContext *c, const char *reply_key, int seconds, char **ids)
 {
-    char secs[16];
+    struct args a = {0};
     redisReply *r;
-    int rc;
+    int rc, sent;
 
     *ids = NULL;
-    snprintf(secs, sizeof secs, "%d", seconds);
+    args_str(&a, "BLPOP");
+    args_str(&a, reply_key);
+    args_num(&a, seconds);
     /* Redis answers nil at the timeout itself; the 2 s more bound a Redis that froze. */
-    r = redis_cmd_within(c, 3, (const char *[]){"BLPOP", reply_key, secs}, seconds * 1000 + 2000);
+    r = args_call(c, &a, seconds * 1000 + STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
     if (!r)
         return -1;
     rc = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING;
@@ -151,65 +184,94 @@ int store_await_ids(redisContext *c, const char *reply_key, int seconds, char **
     return rc;
 }
 
-long long store_rate(redisContext *c, const struct config *cfg, const char *who)
+void store_reply_pop_args(const char *reply_key, struct args *a)
 {
-    char name[160], key[STORE_KEY_MAX];
-    redisReply *r;
-    long long n;
+    args_str(a, "LPOP");
+    args_str(a, reply_key);
+}
+
+void store_replies_args(const struct config *cfg, const char *scope, struct args *a)
+{
+    char name[160];
+
+    snprintf(name, sizeof name, "%.64s:*", scope);
+    args_str(a, "PSUBSCRIBE");
+    args_key(a, cfg, "reply:", name);
+}
+
+void store_rate_args(const struct config *cfg, const char *who, struct args *a)
+{
+    char name[160];
 
     snprintf(name, sizeof name, "%.100s:%lld", who, clock_wall_ms() / 60000);
-    store_key(cfg, "rate:", name, key);
-    if (redisAppendCommand(c, "INCR %s", key) != REDIS_OK || redisAppendCommand(c, "EXPIRE %s 61", key) != REDIS_OK)
-        return -1;
-    if (redisGetReply(c, (void **)&r) != REDIS_OK)
-        return -1;
-    n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    if (redisGetReply(c, (void **)&r) != REDIS_OK)
-        return -1;
-    freeReplyObject(r);
+    args_str(a, "EVAL");
+    args_str(a, rate_lua);
+    args_str(a, "1");
+    args_key(a, cfg, "rate:", name);
+}
+
+long long store_rate_result(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+}
+
+long long store_rate(redisContext *c, const struct config *cfg, const char *who)
+{
+    struct args a = {0};
+    redisReply *r;
+    long long n;
+    int sent;
+
+    store_rate_args(cfg, who, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    n = store_rate_result(r);
+    if (r)
+        freeReplyObject(r);
     return n;
 }
 
-/* Appends a command to the pipeline of store_stats. */
-static int append(redisContext *c, int argc, const char **argv)
+void store_stats_args(const struct config *cfg, struct args *a)
 {
-    return redisAppendCommandArgv(c, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+    args_str(a, "EVAL");
+    args_str(a, stats_lua);
+    args_str(a, "4");
+    args_key(a, cfg, "waiting", "");
+    args_key(a, cfg, "stats", "");
+    args_key(a, cfg, "inbox", "");
+    args_key(a, cfg, "worker", "");
+    args_num(a, clock_wall_ms());
+}
+
+json_t *store_stats_result(const redisReply *r, const struct config *cfg)
+{
+    long long v[4], hb;
+
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+        return NULL;
+    for (int i = 0; i < 4; i++) {
+        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+            return NULL;
+        v[i] = r->element[i]->integer;
+    }
+    hb = v[3];
+    return json_pack("{s:I, s:I, s:I, s:{s:b, s:o}}", "published", (json_int_t)v[1], "waiting", (json_int_t)v[0],
+                     "inbox", (json_int_t)v[2], "worker", "alive", hb && clock_wall_ms() - hb < 1000LL * cfg->worker_lease,
+                     "last_heartbeat", hb ? json_integer(hb) : json_null());
 }
 
 json_t *store_stats(redisContext *c, const struct config *cfg)
 {
-    char waiting[STORE_KEY_MAX], stats[STORE_KEY_MAX], inbox[STORE_KEY_MAX], worker[STORE_KEY_MAX];
-    char now[24];
-    redisReply *r[5] = {NULL};
-    json_t *out = NULL;
-    long long hb = 0, t = clock_wall_ms();
+    struct args a = {0};
+    redisReply *r;
+    json_t *out;
+    int sent;
 
-    store_key(cfg, "waiting", "", waiting);
-    store_key(cfg, "stats", "", stats);
-    store_key(cfg, "inbox", "", inbox);
-    store_key(cfg, "worker", "", worker);
-    snprintf(now, sizeof now, "%lld", t);
-    if (append(c, 4, (const char *[]){"ZREMRANGEBYSCORE", waiting, "-inf", now}) ||
-        append(c, 2, (const char *[]){"ZCARD", waiting}) ||
-        append(c, 3, (const char *[]){"HGET", stats, "published"}) ||
-        append(c, 2, (const char *[]){"XLEN", inbox}) ||
-        append(c, 3, (const char *[]){"HGET", worker, "heartbeat"}))
-        return NULL;
-    for (int i = 0; i < 5; i++)
-        if (redisGetReply(c, (void **)&r[i]) != REDIS_OK)
-            goto done;
-    if (r[4]->type == REDIS_REPLY_STRING)
-        hb = atoll(r[4]->str);
-    out = json_pack("{s:I, s:I, s:I, s:{s:b, s:o}}",
-                    "published", (json_int_t)(r[2]->type == REDIS_REPLY_STRING ? atoll(r[2]->str) : 0),
-                    "waiting", (json_int_t)(r[1]->type == REDIS_REPLY_INTEGER ? r[1]->integer : 0),
-                    "inbox", (json_int_t)(r[3]->type == REDIS_REPLY_INTEGER ? r[3]->integer : 0),
-                    "worker", "alive", hb && t - hb < 1000LL * cfg->worker_lease,
-                    "last_heartbeat", hb ? json_integer(hb) : json_null());
-done:
-    for (int i = 0; i < 5; i++)
-        if (r[i])
-            freeReplyObject(r[i]);
+    store_stats_args(cfg, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    out = store_stats_result(r, cfg);
+    if (r)
+        freeReplyObject(r);
     return out;
 }

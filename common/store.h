@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "args.h"
 #include "config.h"
 #include "cursor.h"
 
@@ -28,32 +29,77 @@
  * and envelope, so it always fits. */
 void store_key(const struct config *cfg, const char *kind, const char *name, char *out);
 
-/* Queues n events (channel and envelope tail each) as one inbox entry; reply_key,
- * when not NULL, is where the worker will push the ids. Returns 0, or -1 on a Redis
- * error (c may be dead). */
-int store_enqueue(redisContext *c, const struct config *cfg, size_t n, char *const *channels,
-                  char *const *tails, const char *reply_key);
+/* How long a blocking caller waits for an answer before the outcome is unknown. */
+#define STORE_TIMEOUT_MS 2000
 
-enum store_once_status { STORE_ONCE_NEW, STORE_ONCE_REPLAY, STORE_ONCE_CONFLICT };
+/* ---- publishing (store.c) ----
+ * Each command comes as a builder of its arguments (X_args, for args_send in the event
+ * loop), a reader of its reply (X_result: NULL means no answer), and a blocking form
+ * doing both on a redisContext within STORE_TIMEOUT_MS. */
 
-struct store_once {
-    enum store_once_status status;
-    long long n; /* events of the publish the key first came with */
-    char *ids;   /* its ids as a JSON array once the worker stored it, else NULL; caller frees */
+/* One publish, queued as one inbox entry. */
+struct store_publish {
+    size_t n; /* events: a channel and an envelope tail each */
+    char *const *channels;
+    char *const *tails;
+    const char *reply_key;    /* ?wait=1: where the worker confirms (store_reply_key), or NULL */
+    const char *idem, *print; /* the Idempotency-Key (validated) and what identifies the request,
+                               * or NULL */
 };
 
-/* store_enqueue under an Idempotency-Key (idem, already validated): in one atomic
- * script, queues the entry and remembers the key for COMET_IDEMPOTENCY_TTL with the
- * SHA-1 of print (what identifies the request), unless the key is known: then queues
- * nothing and reports a replay (same print) or a conflict. Fills out; returns 0, or -1
- * on a Redis error (c may be dead). */
-int store_enqueue_once(redisContext *c, const struct config *cfg, const char *idem, const char *print,
-                       size_t n, char *const *channels, char *const *tails, const char *reply_key,
-                       struct store_once *out);
+/* What queueing did. */
+enum store_status {
+    STORE_QUEUED,   /* the entry is in the inbox */
+    STORE_REPLAY,   /* the Idempotency-Key came with this request before: nothing queued */
+    STORE_CONFLICT, /* the Idempotency-Key came with another request: nothing queued */
+    STORE_REFUSED,  /* Redis refused it, or it never went out: nothing queued */
+    STORE_UNKNOWN   /* it went out and no answer came: it may be queued or not */
+};
+struct store_queued {
+    enum store_status status;
+    long long n; /* events of the publish (on a replay: of the first) */
+    char *ids;   /* on a replay, the first's ids as a JSON array once stored; else NULL. Caller frees */
+};
 
-/* The ids the worker recorded for an Idempotency-Key: *ids is a new string (caller
- * frees) or NULL when not stored yet. Returns 0, or -1 on a Redis error. */
+/* The key where the worker confirms a ?wait=1 publish of process scope with token. */
+void store_reply_key(const struct config *cfg, const char *scope, const char *token, char *out);
+
+/* Queues p: XADD to the inbox or, with an Idempotency-Key, the script that queues it
+ * at most once per key and remembers the request's fingerprint. */
+void store_queue_args(const struct config *cfg, const struct store_publish *p, struct args *a);
+void store_queue_result(const redisReply *r, const struct store_publish *p, struct store_queued *out);
+void store_queue(redisContext *c, const struct config *cfg, const struct store_publish *p, struct store_queued *out);
+
+/* The ids the worker recorded for an Idempotency-Key: store_ids_result is a new string
+ * (caller frees) or NULL when not stored yet. The blocking form returns 0, or -1 on a
+ * Redis error. */
+void store_once_ids_args(const struct config *cfg, const char *idem, struct args *a);
+char *store_ids_result(const redisReply *r);
 int store_once_ids(redisContext *c, const struct config *cfg, const char *idem, char **ids);
+
+/* Waits up to seconds for the worker to confirm a ?wait=1 publish at reply_key (BLPOP).
+ * Returns 1 with *ids a new JSON array string (caller frees), 0 when none came in time,
+ * -1 on a Redis error (c is then dead). */
+int store_await_ids(redisContext *c, const char *reply_key, int seconds, char **ids);
+
+/* The event loop's ways to learn a confirmation: PSUBSCRIBE to every reply key of
+ * scope (the worker also PUBLISHes the ids to the reply key, as a channel), and LPOP of
+ * one reply key (store_ids_result reads it). */
+void store_replies_args(const struct config *cfg, const char *scope, struct args *a);
+void store_reply_pop_args(const char *reply_key, struct args *a);
+
+/* Counts one keyless publish from who in the current minute: the count so far
+ * (including this one), or -1. */
+void store_rate_args(const struct config *cfg, const char *who, struct args *a);
+long long store_rate_result(const redisReply *r);
+long long store_rate(redisContext *c, const struct config *cfg, const char *who);
+
+/* /stats in one call: a new JSON object, or NULL. */
+void store_stats_args(const struct config *cfg, struct args *a);
+json_t *store_stats_result(const redisReply *r, const struct config *cfg);
+json_t *store_stats(redisContext *c, const struct config *cfg);
+
+/* ---- waiting requests (store_wait.c) ---- */
 
 /* A page of retained history, as the read script answers it. */
 struct store_event {
@@ -67,11 +113,6 @@ struct store_page {
     size_t n;           /* events after that cursor, in id order, at most the cap read with */
     struct store_event *events;
 };
-
-/* Waits up to seconds for the worker to push the ids of a ?wait=1 publish to
- * reply_key. Returns 1 with *ids a new JSON array string (caller frees), 0 when none
- * came in time, -1 on a Redis error (c is then dead). */
-int store_await_ids(redisContext *c, const char *reply_key, int seconds, char **ids);
 
 /* Reads retained events of channels after since ("" for none: only the last id; "0-0"
  * from the oldest), at most cap. Returns the reply (caller frees), for
@@ -100,6 +141,27 @@ int store_subscribe_async(redisAsyncContext *ac, const struct config *cfg, const
                           redisCallbackFn *fn, void *priv);
 int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel);
 
+/* Registers a waiting request until deadline_ms (wall clock), or removes it when
+ * deadline_ms is 0. Returns 0 or -1. The _async form queues it, its answer ignored. */
+int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms);
+int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
+                        long long deadline_ms);
+
+/* Admits one more waiting request (member, counted until deadline_ms, wall clock)
+ * from client address addr, unless addr already has COMET_MAX_WAITING_PER_ADDR whose
+ * deadline has not passed, across all nodes. Returns 0 when admitted, else the
+ * milliseconds until the earliest of them ends at the latest; -1 on a Redis error.
+ * store_leave takes an admitted member out again (0 or -1); the _async form queues it. */
+void store_admit_args(const struct config *cfg, const char *addr, const char *member, long long deadline_ms,
+                      struct args *a);
+long long store_admit_result(const redisReply *r);
+long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
+                      long long deadline_ms);
+int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
+int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member);
+
+/* ---- the worker (store_worker.c) ---- */
+
 /* Creates the inbox and its consumer group unless they exist. Returns 0 or -1. */
 int store_group(redisContext *c, const struct config *cfg);
 
@@ -126,28 +188,5 @@ int store_write_reply(redisContext *c, int *lost);
  * error. store_lease_release gives it up if still held. */
 int store_lease_hold(redisContext *c, const struct config *cfg, const char *token);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
-
-/* Registers a waiting request until deadline_ms (wall clock), or removes it when
- * deadline_ms is 0. Returns 0 or -1. The _async form queues it, its answer ignored. */
-int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms);
-int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
-                        long long deadline_ms);
-
-/* Admits one more waiting request (member, counted until deadline_ms, wall clock)
- * from client address addr, unless addr already has COMET_MAX_WAITING_PER_ADDR whose
- * deadline has not passed, across all nodes. Returns 0 when admitted, else the
- * milliseconds until the earliest of them ends at the latest; -1 on a Redis error.
- * store_leave takes an admitted member out again (0 or -1); the _async form queues it. */
-long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
-                      long long deadline_ms);
-int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
-int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member);
-
-/* Counts one more request from who in the current minute. Returns the count so far
- * this minute (including this one), or -1 on error. */
-long long store_rate(redisContext *c, const struct config *cfg, const char *who);
-
-/* Returns a new JSON object for /stats, or NULL on error. */
-json_t *store_stats(redisContext *c, const struct config *cfg);
 
 #endif

@@ -9,19 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "clock.h"
 #include "log.h"
 #include "redis.h"
-#include "script.h"
 #include "store_read_lua.h" /* generated from store_read.lua */
 #include "xalloc.h"
 
-static struct script read_script = {store_read_lua, ""};
 /* Admits a waiting request of one client address: drops the members whose deadline
  * passed (left by killed processes too), then adds this one unless the limit is
  * reached. KEYS: the address's zset. ARGV: now ms, deadline ms, member, limit.
  * Returns 0, or the ms until the earliest deadline when full. */
-static struct script admit_script = {
+static const char admit_lua[] =
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
     "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then\n"
     "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
@@ -31,71 +30,47 @@ static struct script admit_script = {
     "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) - tonumber(ARGV[1]) then\n"
     "  redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
     "end\n"
-    "return 0\n", ""};
+    "return 0\n";
 
-/* Fills argv[2..] of a read script call (argv[0] and [1] are the caller's) and returns
- * argc; keys and the number strings live in *mem, which the caller frees. */
-static int read_args(const struct config *cfg, char *const *channels, size_t n, const char *since,
-                     int cap, const char **argv, char **mem)
+/* A read script call. EVAL, not EVALSHA: the event loop cannot retry after NOSCRIPT,
+ * and Redis caches the compiled script by its hash anyway. */
+static void read_args(const struct config *cfg, char *const *channels, size_t n, const char *since, int cap,
+                      struct args *a)
 {
-    char (*keys)[STORE_KEY_MAX] = xmalloc((n + 1) * sizeof *keys + 64);
-    char *nums = (char *)(keys + n + 1);
-    int argc = 2;
-
-    *mem = (char *)keys;
-    snprintf(nums, 16, "%zu", n + 1);
-    snprintf(nums + 16, 16, "%d", cap);
-    snprintf(nums + 32, 32, "%lld", cfg->history_age * 1000LL);
-    argv[argc++] = nums;
-    store_key(cfg, "last", "", keys[0]);
-    argv[argc++] = keys[0];
-    for (size_t i = 0; i < n; i++) {
-        store_key(cfg, "h:", channels[i], keys[i + 1]);
-        argv[argc++] = keys[i + 1];
-    }
-    argv[argc++] = since;
-    argv[argc++] = nums + 16;
-    argv[argc++] = nums + 32;
-    return argc;
-}
-
-/* Sends a read script call: blocking (c, returns the reply) or, with ac, queued with
- * its callback (returns NULL; *sent 0 or -1). EVAL for the event loop: a pipelined
- * caller cannot retry after NOSCRIPT, and Redis caches the compiled script by its hash. */
-static redisReply *read_send(redisContext *c, redisAsyncContext *ac, const struct config *cfg,
-                             char *const *channels, size_t n, const char *since, int cap,
-                             redisCallbackFn *fn, void *priv, int *sent)
-{
-    const char **argv = xmalloc((n + 7) * sizeof *argv);
-    char *mem;
-    int argc = read_args(cfg, channels, n, since, cap, argv, &mem);
-    redisReply *r = NULL;
-
-    if (ac) {
-        argv[0] = "EVAL";
-        argv[1] = read_script.src;
-        *sent = redisAsyncCommandArgv(ac, fn, priv, argc, argv, NULL) == REDIS_OK ? 0 : -1;
-    } else {
-        r = script_eval_ok(c, &read_script, argc, argv, NULL);
-    }
-    free(argv);
-    free(mem);
-    return r;
+    args_str(a, "EVAL");
+    args_str(a, store_read_lua);
+    args_num(a, (long long)n + 1);
+    args_key(a, cfg, "last", "");
+    for (size_t i = 0; i < n; i++)
+        args_key(a, cfg, "h:", channels[i]);
+    args_str(a, since);
+    args_num(a, cap);
+    args_num(a, cfg->history_age * 1000LL);
 }
 
 redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
                        const char *since, int cap)
 {
-    return read_send(c, NULL, cfg, channels, n, since, cap, NULL, NULL, NULL);
+    struct args a = {0};
+    redisReply *r;
+    int sent;
+
+    read_args(cfg, channels, n, since, cap, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    return r;
 }
 
 int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *const *channels, size_t n,
                      const char *since, int cap, redisCallbackFn *fn, void *priv)
 {
-    int sent = -1;
+    struct args a = {0};
+    int rc;
 
-    read_send(NULL, ac, cfg, channels, n, since, cap, fn, priv, &sent);
-    return sent;
+    read_args(cfg, channels, n, since, cap, &a);
+    rc = args_send(ac, &a, fn, priv);
+    args_free(&a);
+    return rc;
 }
 
 /* 1 when r has the shape of a read script reply: last id, truncated, then pairs. */
@@ -113,6 +88,10 @@ static int read_valid(const redisReply *r)
 int store_page_parse(const redisReply *r, struct store_page *p)
 {
     memset(p, 0, sizeof *p);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        log_warn("read script: %s", r->str);
+        return -1;
+    }
     if (!r || !read_valid(r) || cursor_parse(r->element[0]->str, r->element[0]->len, &p->last) < 0)
         goto fail;
     p->truncated = r->element[1]->integer == 1;
@@ -168,84 +147,78 @@ fail:
     return rc;
 }
 
-/* A short command's arguments, built once for the blocking and the asynchronous form. */
-struct cmd {
-    int argc;
-    const char *argv[4];
-    char key[STORE_KEY_MAX], num[24];
-};
-
-/* Runs k on c, ignoring its answer. Returns 0, or -1 on an error (logged). */
-static int cmd_run(redisContext *c, const struct cmd *k)
+/* Runs a on c, ignoring its answer. Returns 0, or -1 on an error (logged). */
+static int args_run(redisContext *c, struct args *a)
 {
-    redisReply *r = redis_ok(c, k->argc, (const char **)k->argv, NULL);
+    int sent;
+    redisReply *r = args_call(c, a, STORE_TIMEOUT_MS, &sent);
+    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
 
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    if (r && rc < 0)
+        log_warn("redis %s: %s", a->argv[0], r->str);
+    if (r)
+        freeReplyObject(r);
+    args_free(a);
+    return rc;
 }
 
-/* Queues k on ac with its callback. Returns 0, or -1 when ac takes no more commands. */
-static int cmd_send(redisAsyncContext *ac, const struct cmd *k, redisCallbackFn *fn, void *priv)
+/* Queues a on ac, its answer ignored (fn NULL) or given to fn. Returns 0 or -1. */
+static int args_queue(redisAsyncContext *ac, struct args *a, redisCallbackFn *fn, void *priv)
 {
-    return redisAsyncCommandArgv(ac, fn, priv, k->argc, (const char **)k->argv, NULL) == REDIS_OK ? 0 : -1;
+    int rc = args_send(ac, a, fn, priv);
+
+    args_free(a);
+    return rc;
 }
 
-static void channel_cmd(const struct config *cfg, const char *verb, const char *channel, struct cmd *k)
+static void channel_args(const struct config *cfg, const char *verb, const char *channel, struct args *a)
 {
-    store_key(cfg, "c:", channel, k->key);
-    k->argc = 2;
-    k->argv[0] = verb;
-    k->argv[1] = k->key;
+    args_str(a, verb);
+    args_key(a, cfg, "c:", channel);
 }
 
 int store_subscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel,
                           redisCallbackFn *fn, void *priv)
 {
-    struct cmd k;
+    struct args a = {0};
 
-    channel_cmd(cfg, "SUBSCRIBE", channel, &k);
-    return cmd_send(ac, &k, fn, priv);
+    channel_args(cfg, "SUBSCRIBE", channel, &a);
+    return args_queue(ac, &a, fn, priv);
 }
 
 int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel)
 {
-    struct cmd k;
+    struct args a = {0};
 
-    channel_cmd(cfg, "UNSUBSCRIBE", channel, &k);
-    return cmd_send(ac, &k, NULL, NULL);
+    channel_args(cfg, "UNSUBSCRIBE", channel, &a);
+    return args_queue(ac, &a, NULL, NULL);
 }
 
 /* ZADD to the waiting set until deadline_ms, or ZREM from it when deadline_ms is 0. */
-static void waiting_cmd(const struct config *cfg, const char *member, long long deadline_ms, struct cmd *k)
+static void waiting_args(const struct config *cfg, const char *member, long long deadline_ms, struct args *a)
 {
-    k->argc = 0;
-    store_key(cfg, "waiting", "", k->key);
-    k->argv[k->argc++] = deadline_ms ? "ZADD" : "ZREM";
-    k->argv[k->argc++] = k->key;
-    if (deadline_ms) {
-        snprintf(k->num, sizeof k->num, "%lld", deadline_ms);
-        k->argv[k->argc++] = k->num;
-    }
-    k->argv[k->argc++] = member;
+    args_str(a, deadline_ms ? "ZADD" : "ZREM");
+    args_key(a, cfg, "waiting", "");
+    if (deadline_ms)
+        args_num(a, deadline_ms);
+    args_str(a, member);
 }
 
 int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms)
 {
-    struct cmd k;
+    struct args a = {0};
 
-    waiting_cmd(cfg, member, deadline_ms, &k);
-    return cmd_run(c, &k);
+    waiting_args(cfg, member, deadline_ms, &a);
+    return args_run(c, &a);
 }
 
 int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
                         long long deadline_ms)
 {
-    struct cmd k;
+    struct args a = {0};
 
-    waiting_cmd(cfg, member, deadline_ms, &k);
-    return cmd_send(ac, &k, NULL, NULL);
+    waiting_args(cfg, member, deadline_ms, &a);
+    return args_queue(ac, &a, NULL, NULL);
 }
 
 /* The key of client address addr's waiting set. */
@@ -257,48 +230,66 @@ static void addr_key(const struct config *cfg, const char *addr, char *out)
     store_key(cfg, "wa:", name, out);
 }
 
+void store_admit_args(const struct config *cfg, const char *addr, const char *member, long long deadline_ms,
+                      struct args *a)
+{
+    char key[STORE_KEY_MAX];
+
+    addr_key(cfg, addr, key);
+    args_str(a, "EVAL");
+    args_str(a, admit_lua);
+    args_str(a, "1");
+    args_copy(a, key);
+    args_num(a, clock_wall_ms());
+    args_num(a, deadline_ms);
+    args_str(a, member);
+    args_num(a, cfg->max_waiting_addr);
+}
+
+long long store_admit_result(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+}
+
 long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
                       long long deadline_ms)
 {
-    char key[STORE_KEY_MAX], now[24], until[24], limit[16];
+    struct args a = {0};
     redisReply *r;
-    long long rc = -1;
+    long long rc;
+    int sent;
 
-    addr_key(cfg, addr, key);
-    snprintf(now, sizeof now, "%lld", clock_wall_ms());
-    snprintf(until, sizeof until, "%lld", deadline_ms);
-    snprintf(limit, sizeof limit, "%d", cfg->max_waiting_addr);
-    r = script_eval_ok(c, &admit_script, 8, (const char *[]){NULL, NULL, "1", key, now, until, member, limit},
-                       NULL);
-    if (!r)
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        rc = r->integer;
-    freeReplyObject(r);
+    store_admit_args(cfg, addr, member, deadline_ms, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    rc = store_admit_result(r);
+    if (r)
+        freeReplyObject(r);
     return rc;
 }
 
-static void leave_cmd(const struct config *cfg, const char *addr, const char *member, struct cmd *k)
+static void leave_args(const struct config *cfg, const char *addr, const char *member, struct args *a)
 {
-    addr_key(cfg, addr, k->key);
-    k->argc = 3;
-    k->argv[0] = "ZREM";
-    k->argv[1] = k->key;
-    k->argv[2] = member;
+    char key[STORE_KEY_MAX];
+
+    addr_key(cfg, addr, key);
+    args_str(a, "ZREM");
+    args_copy(a, key);
+    args_str(a, member);
 }
 
 int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member)
 {
-    struct cmd k;
+    struct args a = {0};
 
-    leave_cmd(cfg, addr, member, &k);
-    return cmd_run(c, &k);
+    leave_args(cfg, addr, member, &a);
+    return args_run(c, &a);
 }
 
 int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member)
 {
-    struct cmd k;
+    struct args a = {0};
 
-    leave_cmd(cfg, addr, member, &k);
-    return cmd_send(ac, &k, NULL, NULL);
+    leave_args(cfg, addr, member, &a);
+    return args_queue(ac, &a, NULL, NULL);
 }

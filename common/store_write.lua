@@ -65,8 +65,11 @@ redis.call('SET', KEYS[2], ids[#ids])
 redis.call('HINCRBY', KEYS[4], 'published', #ids)
 redis.call('XDEL', KEYS[1], ARGV[2])
 if ARGV[5] ~= '' then
-  redis.call('RPUSH', ARGV[5], cjson.encode(ids))
+  -- The publisher waits on the list (BLPOP) or on the key as a pub/sub channel.
+  local json = cjson.encode(ids)
+  redis.call('RPUSH', ARGV[5], json)
   redis.call('EXPIRE', ARGV[5], 300)
+  redis.call('PUBLISH', ARGV[5], json)
 end
 -- A retry with the same Idempotency-Key answers with these ids while the key is kept.
 if ARGV[7] ~= '' and redis.call('EXISTS', ARGV[7]) == 1 then

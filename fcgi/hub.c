@@ -1,346 +1,239 @@
-/* hub: the waiting requests of external mode, their hand-over from the accept
- * threads, and feeding their sessions: history pages from the link's command
- * connection, messages from channel.c, the time from a tick, a stop. Output queues
- * per request and is written once per loop round. What is sent when is session.c's,
- * the loop loop.c's, the Redis connections link.c's. */
+/* hub: external mode's event-loop thread and the life every request it holds shares:
+ * the hand-over from the accept threads, start once Redis is up, output queued as
+ * FastCGI records and written once per loop round, close and free. What each kind of
+ * request does is its file's (hub_wait.c, hub_publish.c, hub_stats.c); the loop is
+ * loop.c's, the Redis connections link.c's. */
 #include "hub.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/queue.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "clock.h"
+#include "hub_req.h"
 #include "link.h"
 #include "log.h"
-#include "loop.h"
 #include "proc.h"
 #include "record.h"
 #include "reply.h"
-#include "session.h"
-#include "store.h"
 #include "xalloc.h"
 
 #define HUB_OUT_MAX (1 << 20) /* unsent bytes a slow client may pile up before it is dropped */
-#define HUB_TICK_MS 250
 
-struct hub_waiter {
-    struct loop_watch watch;   /* the FastCGI connection */
-    int id;                    /* its FastCGI request id */
-    struct session *s;
-    char **names;              /* channel names, in one allocation */
-    struct channel_member *m;  /* its place on each channel, while joined */
-    size_t n;
-    int joined;                /* its channels were joined (or tried) */
-    int missing;               /* channels whose SUBSCRIBE is not confirmed yet */
-    int read;                  /* a history read was sent: it counts among the waiting */
-    int reads;                 /* history reads in flight: their callbacks still name it */
-    int ending;                /* its end records are queued: it closes once they are written */
-    int closed;
-    struct buf out;            /* FastCGI records not yet written */
-    char name[PROC_NAME_MAX];  /* member of the store's waiting sets */
-    char *addr;                /* client address whose set holds name, or NULL */
-    long long until;           /* wall clock end of its place in those sets */
-    int is_dirty;
-    LIST_ENTRY(hub_waiter) all;   /* every open waiter */
-    LIST_ENTRY(hub_waiter) dirty; /* those with output queued this round */
-};
-
-LIST_HEAD(waiter_list, hub_waiter);
+LIST_HEAD(req_list, hub_req);
 
 static struct {
-    const struct config *cfg;
     pthread_t thread;
     int running, pipe[2];
     struct loop *loop;
     struct loop_watch pipe_watch;
-    struct waiter_list all, dirty;
-    struct session_event ev; /* the live message being handed out */
+    struct req_list all, dirty;
     long long next_tick;
 } hub;
 
-static atomic_int hub_count; /* waiting requests taken, for hub_room on other threads */
+/* ---- output and life ---- */
 
-static void waiter_read(struct hub_waiter *w);
-
-/* ---- output ---- */
-
-static void waiter_free(struct hub_waiter *w)
+static void hub_req_free(struct hub_req *r)
 {
-    session_free(w->s);
-    buf_free(&w->out);
-    free(w->names);
-    free(w->m);
-    free(w->addr);
-    free(w);
+    buf_free(&r->out);
+    free(r->cors);
+    r->kind->free(r);
 }
 
-static void waiter_close(struct hub_waiter *w)
+static void hub_req_close(struct hub_req *r)
 {
-    redisAsyncContext *cmd = link_cmd();
-
-    for (size_t k = 0; k < w->n; k++)
-        channel_leave(&w->m[k]);
-    loop_del(hub.loop, &w->watch);
-    close(w->watch.fd);
-    if (cmd && w->read && store_waiting_async(cmd, hub.cfg, w->name, 0) < 0)
-        link_fail();
-    if ((cmd = link_cmd()) && w->addr && store_leave_async(cmd, hub.cfg, w->addr, w->name) < 0)
-        link_fail();
-    LIST_REMOVE(w, all);
-    if (w->is_dirty)
-        LIST_REMOVE(w, dirty);
-    w->closed = 1;
-    atomic_fetch_sub(&hub_count, 1);
-    if (w->reads == 0)
-        waiter_free(w);
+    if (r->kind->leave)
+        r->kind->leave(r);
+    loop_del(hub.loop, &r->watch);
+    close(r->watch.fd);
+    LIST_REMOVE(r, all);
+    if (r->is_dirty)
+        LIST_REMOVE(r, dirty);
+    r->closed = 1;
+    if (r->holds == 0)
+        hub_req_free(r);
 }
 
-/* Writes what is queued; closes the waiter once its end is written, its client is
- * gone, or it piled up more than HUB_OUT_MAX unread. Returns 1 when it closed it (w
- * may then be freed). */
-static int waiter_flush(struct hub_waiter *w)
+/* Writes what is queued; closes r once its end is written, its client is gone, or it
+ * piled up more than HUB_OUT_MAX unread. Returns 1 when it closed it (r may be freed). */
+static int hub_req_flush(struct hub_req *r)
 {
-    while (w->out.len) {
-        ssize_t n = write(w->watch.fd, w->out.s, w->out.len);
+    while (r->out.len) {
+        ssize_t n = write(r->watch.fd, r->out.s, r->out.len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN && w->out.len <= HUB_OUT_MAX) {
-            loop_mod(hub.loop, &w->watch, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+        if (n < 0 && errno == EAGAIN && r->out.len <= HUB_OUT_MAX) {
+            loop_mod(hub.loop, &r->watch, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
             return 0;
         }
         if (n <= 0)
             break;
-        buf_consume(&w->out, (size_t)n);
+        buf_consume(&r->out, (size_t)n);
     }
-    if (w->out.len == 0 && !w->ending)
+    if (r->out.len == 0 && !r->ending)
         return 0;
-    waiter_close(w);
+    hub_req_close(r);
     return 1;
 }
 
-/* Wraps what the session appended to w->out since at in records, ends the response
- * when the session is done, and queues w for this round's writes. */
-static void waiter_emit(struct hub_waiter *w, size_t at, enum session_next next)
+size_t hub_req_open(struct hub_req *r)
 {
-    record_close(&w->out, at, w->id);
-    if (next == SESSION_END && !w->ending) {
-        record_end(&w->out, w->id);
-        w->ending = 1;
+    return record_open(&r->out);
+}
+
+void hub_req_emit(struct hub_req *r, size_t at, int end)
+{
+    record_close(&r->out, at, r->id);
+    if (end && !r->ending) {
+        record_end(&r->out, r->id);
+        r->ending = 1;
     }
-    if (w->out.len && !w->is_dirty) {
-        w->is_dirty = 1;
-        LIST_INSERT_HEAD(&hub.dirty, w, dirty);
+    if (r->out.len && !r->is_dirty) {
+        r->is_dirty = 1;
+        LIST_INSERT_HEAD(&hub.dirty, r, dirty);
     }
+}
+
+void hub_req_unavailable(struct hub_req *r)
+{
+    size_t at = hub_req_open(r);
+
+    reply_unavailable_to(&r->out, r->cors);
+    hub_req_emit(r, at, 1);
+}
+
+void hub_req_hold(struct hub_req *r)
+{
+    r->holds++;
+}
+
+int hub_req_release(struct hub_req *r)
+{
+    if (--r->holds == 0 && r->closed)
+        hub_req_free(r);
+    return r->closed;
 }
 
 /* Writes what this round queued. */
 static void hub_flush(void)
 {
-    struct hub_waiter *w;
+    struct hub_req *r;
 
-    while ((w = LIST_FIRST(&hub.dirty))) {
-        LIST_REMOVE(w, dirty);
-        w->is_dirty = 0;
-        waiter_flush(w);
+    while ((r = LIST_FIRST(&hub.dirty))) {
+        LIST_REMOVE(r, dirty);
+        r->is_dirty = 0;
+        hub_req_flush(r);
     }
 }
 
 /* The FastCGI connection is writable again, or the web server hung up. */
-static void waiter_handle(struct loop_watch *watch, uint32_t events)
+static void hub_req_handle(struct loop_watch *watch, uint32_t events)
 {
-    struct hub_waiter *w = (struct hub_waiter *)watch;
+    struct hub_req *r = (struct hub_req *)watch;
 
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        waiter_close(w); /* stdin was drained: readable means the client left */
+        hub_req_close(r); /* stdin was drained: readable means the client left */
         return;
     }
     if (events & EPOLLOUT) {
-        loop_mod(hub.loop, &w->watch, EPOLLIN | EPOLLRDHUP);
-        waiter_flush(w);
+        loop_mod(hub.loop, &r->watch, EPOLLIN | EPOLLRDHUP);
+        hub_req_flush(r);
     }
 }
 
-/* ---- feeding sessions ---- */
+/* ---- what happens to every request ---- */
 
-static void waiter_fail(struct hub_waiter *w)
+static void hub_start_one(struct hub_req *r)
 {
-    size_t at = record_open(&w->out);
-
-    waiter_emit(w, at, session_fail(w->s, &w->out));
-}
-
-/* A history page came for w (r NULL: the link is going down, which answers it). */
-static void waiter_page(redisAsyncContext *ac, void *reply, void *priv)
-{
-    struct hub_waiter *w = priv;
-    struct store_page page;
-    enum session_next next;
-    size_t at;
-
-    (void)ac;
-    if (--w->reads == 0 && w->closed) {
-        waiter_free(w);
-        return;
-    }
-    if (w->closed || w->ending || !reply)
-        return;
-    if (store_page_parse(reply, &page) < 0) {
-        waiter_fail(w);
-        return;
-    }
-    at = record_open(&w->out);
-    next = session_page(w->s, &page, clock_ms(), &w->out);
-    store_page_free(&page);
-    waiter_emit(w, at, next);
-    if (next == SESSION_READ)
-        waiter_read(w);
-}
-
-/* Reads w's next history page; the first read also counts it among the waiting. */
-static void waiter_read(struct hub_waiter *w)
-{
-    redisAsyncContext *cmd = link_cmd();
-    char since[CURSOR_MAX];
-
-    if (!cmd || (!w->read && store_waiting_async(cmd, hub.cfg, w->name, w->until) < 0)) {
-        link_fail();
-        return;
-    }
-    w->read = 1;
-    session_since(w->s, since);
-    if (store_read_async(cmd, hub.cfg, w->names, w->n, since, hub.cfg->poll_max_events, waiter_page, w) < 0) {
-        link_fail();
-        return;
-    }
-    w->reads++;
-}
-
-/* Joins w to its channels; its history is read once all are subscribed. */
-static void waiter_join(struct hub_waiter *w)
-{
-    w->joined = 1;
-    for (size_t k = 0; k < w->n; k++) {
-        int rc = channel_join(&w->m[k], w->names[k]);
-        if (rc < 0) {
-            link_fail();
-            return;
-        }
-        w->missing += rc == 0;
-    }
-    if (w->missing == 0)
-        waiter_read(w);
-}
-
-static void hub_ready(struct channel_member *m)
-{
-    struct hub_waiter *w = m->owner;
-
-    if (--w->missing == 0 && !w->ending)
-        waiter_read(w);
-}
-
-/* A live message on channel c: each of its waiters' sessions gets it. */
-static void hub_message(struct channel *c, const char *env, size_t len)
-{
-    long long now = clock_ms();
-    struct channel_member **m;
-    size_t n;
-
-    if (session_event_set(&hub.ev, env, len) < 0)
-        return;
-    m = channel_members(c, &n);
-    for (size_t i = 0; i < n; i++) {
-        struct hub_waiter *w = m[i]->owner;
-        size_t at;
-        if (w->ending || m[i]->pending)
-            continue;
-        at = record_open(&w->out);
-        waiter_emit(w, at, session_message(w->s, &hub.ev, now, &w->out));
-    }
+    r->started = 1;
+    r->kind->start(r);
 }
 
 static void hub_up(void)
 {
-    struct hub_waiter *w;
+    struct hub_req *r;
 
-    LIST_FOREACH(w, &hub.all, all)
-        if (!w->joined && !w->ending)
-            waiter_join(w);
+    LIST_FOREACH(r, &hub.all, all)
+        if (!r->started && !r->ending)
+            hub_start_one(r);
 }
 
-/* Redis failed: every session fails (503, or its stream ends); the channels go. */
+/* Redis failed: every request is told (a 503 for those that never started). */
 static void hub_down(void)
 {
-    struct hub_waiter *w;
+    struct hub_req *r;
 
     channel_reset();
-    LIST_FOREACH(w, &hub.all, all)
-        waiter_fail(w);
+    hub_publish_down();
+    LIST_FOREACH(r, &hub.all, all)
+        if (r->ending)
+            continue;
+        else if (r->started)
+            r->kind->down(r);
+        else
+            hub_req_unavailable(r);
 }
 
 static void hub_tick(long long now)
 {
-    struct hub_waiter *w;
+    struct hub_req *r;
 
     link_tick(now);
     channel_tick(now);
-    LIST_FOREACH(w, &hub.all, all)
-        if (!w->ending && now >= session_wake_ms(w->s)) {
-            size_t at = record_open(&w->out);
-            waiter_emit(w, at, session_tick(w->s, now, &w->out));
-        }
+    LIST_FOREACH(r, &hub.all, all)
+        if (r->started && !r->ending && r->kind->tick)
+            r->kind->tick(r, now);
 }
 
-/* ---- hand-over and life ---- */
-
-/* A waiting request arrives from an accept thread. */
-static void waiter_adopt(struct hub_waiter *w)
+/* Ends every request for a stop, and gives what remains unsent a second to go out. */
+static void hub_drain(void)
 {
-    fcntl(w->watch.fd, F_SETFL, fcntl(w->watch.fd, F_GETFL) | O_NONBLOCK);
-    LIST_INSERT_HEAD(&hub.all, w, all);
-    loop_add(hub.loop, &w->watch, EPOLLIN | EPOLLRDHUP);
+    struct hub_req *r;
+
+    LIST_FOREACH(r, &hub.all, all)
+        if (r->ending)
+            continue;
+        else if (r->started)
+            r->kind->stop(r);
+        else
+            hub_req_unavailable(r);
+    while ((r = LIST_FIRST(&hub.all))) {
+        poll(&(struct pollfd){.fd = r->watch.fd, .events = POLLOUT}, 1, 1000);
+        if (!hub_req_flush(r))
+            hub_req_close(r);
+    }
+}
+
+/* ---- hand-over and the thread ---- */
+
+/* A request arrives from an accept thread. */
+static void hub_adopt(struct hub_req *r)
+{
+    fcntl(r->watch.fd, F_SETFL, fcntl(r->watch.fd, F_GETFL) | O_NONBLOCK);
+    LIST_INSERT_HEAD(&hub.all, r, all);
+    loop_add(hub.loop, &r->watch, EPOLLIN | EPOLLRDHUP);
     if (link_state() == LINK_UP)
-        waiter_join(w);
+        hub_start_one(r);
     else
-        link_connect(); /* joins on hub_up, fails on hub_down */
+        link_connect(); /* starts on hub_up, answers 503 on hub_down */
 }
 
 static void hub_pipe(struct loop_watch *watch, uint32_t events)
 {
-    struct hub_waiter *jobs[64];
+    struct hub_req *jobs[64];
     ssize_t n;
 
     (void)watch, (void)events;
     while ((n = read(hub.pipe[0], jobs, sizeof jobs)) > 0)
         for (ssize_t i = 0; i < n / (ssize_t)sizeof jobs[0]; i++)
             if (jobs[i])
-                waiter_adopt(jobs[i]);
-}
-
-/* Ends every waiter for a stop: polls answer with their cursor, streams end, and what
- * remains unsent gets a second to go out. */
-static void hub_drain(void)
-{
-    struct hub_waiter *w;
-
-    LIST_FOREACH(w, &hub.all, all)
-        if (!w->ending) {
-            size_t at = record_open(&w->out);
-            waiter_emit(w, at, session_stop(w->s, &w->out));
-        }
-    while ((w = LIST_FIRST(&hub.all))) {
-        poll(&(struct pollfd){.fd = w->watch.fd, .events = POLLOUT}, 1, 1000);
-        if (!waiter_flush(w))
-            waiter_close(w);
-    }
+                hub_adopt(jobs[i]);
 }
 
 static void *hub_main(void *arg)
@@ -365,9 +258,7 @@ static void *hub_main(void *arg)
 int hub_start(const struct config *cfg)
 {
     static const struct link_hooks link_hooks = {hub_up, hub_down};
-    static const struct channel_hooks channel_hooks = {hub_ready, hub_message};
 
-    hub.cfg = cfg;
     LIST_INIT(&hub.all);
     LIST_INIT(&hub.dirty);
     if (!(hub.loop = loop_new()) || pipe2(hub.pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -377,7 +268,8 @@ int hub_start(const struct config *cfg)
     hub.pipe_watch = (struct loop_watch){hub.pipe[0], hub_pipe};
     loop_add(hub.loop, &hub.pipe_watch, EPOLLIN);
     link_init(cfg, hub.loop, &link_hooks);
-    channel_init(cfg, &channel_hooks);
+    hub_wait_init(cfg);
+    hub_publish_init(cfg);
     link_connect();
     if (pthread_create(&hub.thread, NULL, hub_main, NULL) != 0) {
         log_error("hub: cannot start its thread");
@@ -387,58 +279,23 @@ int hub_start(const struct config *cfg)
     return 0;
 }
 
-int hub_room(FCGX_Request *req, const struct config *cfg, const char *cors)
+void hub_req_take(struct hub_req *r, const struct hub_kind *kind, FCGX_Request *req, const struct config *cfg,
+                  const char *cors)
 {
-    if (atomic_load(&hub_count) < cfg->max_waiting)
-        return 1;
-    reply_error(req->out, cors, 503, "Retry-After: 5\r\n", "this server holds its most waiting requests");
-    return 0;
-}
-
-/* Copies the channel names of w into one allocation. */
-static char **waiter_names(const struct request_wait *w)
-{
-    size_t size = 0;
-    char **names, *p;
-
-    for (size_t i = 0; i < w->q.nchannels; i++)
-        size += strlen(w->q.channels[i]) + 1;
-    names = xmalloc(w->q.nchannels * sizeof *names + size);
-    p = (char *)(names + w->q.nchannels);
-    for (size_t i = 0; i < w->q.nchannels; i++) {
-        names[i] = strcpy(p, w->q.channels[i]);
-        p += strlen(p) + 1;
-    }
-    return names;
-}
-
-void hub_take(FCGX_Request *req, const struct config *cfg, const struct request_wait *rw, const char *cors)
-{
-    struct hub_waiter *w = xcalloc(1, sizeof *w);
-    struct session_start st;
-
-    request_session(rw, cors, &st);
-    w->s = session_new(cfg, &st);
-    w->watch = (struct loop_watch){req->ipcFd, waiter_handle};
-    w->id = req->requestId;
-    w->n = rw->q.nchannels;
-    w->names = waiter_names(rw);
-    w->m = xcalloc(w->n, sizeof *w->m);
-    for (size_t k = 0; k < w->n; k++)
-        w->m[k].owner = w;
-    snprintf(w->name, sizeof w->name, "%s", rw->name);
-    w->addr = rw->addr ? xstrdup(rw->addr) : NULL;
-    w->until = rw->until;
+    r->watch = (struct loop_watch){req->ipcFd, hub_req_handle};
+    r->kind = kind;
+    r->cfg = cfg;
+    r->id = req->requestId;
+    r->cors = cors && *cors ? xstrdup(cors) : NULL;
     FCGX_Free(req, 0); /* the streams go; the connection stays, now the hub's */
     req->ipcFd = -1;
-    atomic_fetch_add(&hub_count, 1);
-    if (write(hub.pipe[1], &w, sizeof w) != sizeof w)
+    if (write(hub.pipe[1], &r, sizeof r) != sizeof r)
         log_error("hub: lost a request: %s", strerror(errno));
 }
 
 void hub_stop(void)
 {
-    static struct hub_waiter *const none = NULL;
+    static struct hub_req *const none = NULL;
 
     if (!hub.running)
         return;

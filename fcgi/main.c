@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "block.h"
+#include "block_publish.h"
 #include "config.h"
 #include "conn.h"
 #include "hub.h"
@@ -53,19 +54,44 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void stats_handle(FCGX_Request *req, const struct config *cfg, const char *cors)
+/* GET /stats. Returns 1 when the hub took it. */
+static int serve_stats(FCGX_Request *req, const struct config *cfg, const char *cors)
 {
     redisContext *c;
     json_t *stats;
 
     if (!request_method(req, cors, "GET"))
-        return;
+        return 0;
+    request_drain(req);
+    if (external) {
+        hub_stats(req, cfg, cors);
+        return 1;
+    }
     if (!(c = conn_get(cfg)) || !(stats = store_stats(c, cfg))) {
         conn_drop();
         reply_unavailable(req->out, cors);
-        return;
+        return 0;
     }
     reply_json(req->out, cors, 200, stats, NULL);
+    return 0;
+}
+
+/* POST /publish. Returns 1 when the hub took it. */
+static int serve_publish(FCGX_Request *req, const struct config *cfg, const char *cors)
+{
+    struct publish_job job;
+    int taken = 0;
+
+    if (publish_read(req, cfg, cors, &job) == 0) {
+        request_drain(req);
+        taken = external;
+        if (external)
+            hub_publish(req, cfg, &job, cors);
+        else
+            block_publish(req, cfg, cors, &job);
+    }
+    publish_job_free(&job);
+    return taken;
 }
 
 /* The CORS lines that let pages on the configured origins read answers, credentials
@@ -93,12 +119,12 @@ static int serve_waiting(FCGX_Request *req, const struct config *cfg, const char
     struct request_wait w;
     int taken = 0;
 
-    if (request_waiting(req, cfg, cors, kind, &w) == 0 && (!external || hub_room(req, cfg, cors)) &&
-        request_admit(req, cfg, cors, &w) == 0) {
+    if (request_waiting(req, cfg, cors, kind, &w) == 0 && (external ? hub_room(req, cfg, cors)
+                                                                     : request_admit(req, cfg, cors, &w) == 0)) {
         request_drain(req);
         taken = external;
         if (external)
-            hub_take(req, cfg, &w, cors);
+            hub_wait(req, cfg, &w, cors); /* admits it itself */
         else
             block_serve(req, cfg, &w, cors);
     }
@@ -133,11 +159,10 @@ static int route(FCGX_Request *req, const struct config *cfg)
         if (strcmp(endpoint, waiting[i].name) == 0)
             return serve_waiting(req, cfg, cors, waiting[i].kind);
     if (strcmp(endpoint, "publish") == 0)
-        publish_handle(req, cfg, cors);
-    else if (strcmp(endpoint, "stats") == 0)
-        stats_handle(req, cfg, cors);
-    else
-        reply_error(req->out, cors, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
+        return serve_publish(req, cfg, cors);
+    if (strcmp(endpoint, "stats") == 0)
+        return serve_stats(req, cfg, cors);
+    reply_error(req->out, cors, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
     return 0;
 }
 

@@ -1,9 +1,9 @@
-/* publish: authenticates the publisher, checks the body (size, type, JSON shape,
- * names), queues it as one inbox entry, and with ?wait=1 waits for the worker's
- * confirmation. A rejected request touches nothing in Redis. */
+/* publish: reads POST /publish: authenticates the publisher, checks the body (size,
+ * type, JSON shape, names) and the channels the publisher may use. What is left is a
+ * job that either process model queues (block_publish.c, hub_publish.c). A rejected
+ * request touches nothing in Redis. */
 #include "publish.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
-#include "conn.h"
 #include "envelope.h"
-#include "log.h"
 #include "pattern.h"
 #include "reply.h"
 #include "request.h"
@@ -72,31 +70,17 @@ static int publish_allowed(FCGX_Request *req, const char *cors, const struct con
     return 0;
 }
 
-/* A publish without a key: allowed when every channel is public and the client is
- * within its rate. Returns 0, or -1 after answering 401, 429 or 503. */
-static int publish_public(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c,
+/* A publish without a key: allowed when every channel is public (its rate is checked
+ * when it is queued). Returns 0, or -1 after answering 401. */
+static int publish_public(FCGX_Request *req, const char *cors, const struct config *cfg,
                           const struct publish_batch *b)
 {
-    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
-    char retry[40];
-    long long n;
-
     for (size_t i = 0; i < b->n; i++)
         if (!pattern_list_match(cfg->public_channels, b->channels[i])) {
             reply_error(req->out, cors, 401, "WWW-Authenticate: Bearer\r\n",
                         "missing publish key: %s is not a public channel", b->channels[i]);
             return -1;
         }
-    if (!c || (n = store_rate(c, cfg, addr ? addr : "-")) < 0) {
-        conn_drop();
-        reply_unavailable(req->out, cors);
-        return -1;
-    }
-    if (n > cfg->public_rate) {
-        snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", 60 - clock_wall_ms() / 1000 % 60);
-        reply_error(req->out, cors, 429, retry, "at most %d publishes a minute without a key", cfg->public_rate);
-        return -1;
-    }
     return 0;
 }
 
@@ -324,126 +308,78 @@ static int publish_idem(FCGX_Request *req, const char *cors, const char **key)
     return -1;
 }
 
-/* ?wait=1: waits for the worker to push the ids of this publish. Answers 200 with
- * them, or 202 unconfirmed when no worker answered in time. */
-static void publish_wait(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c,
-                         const char *reply_key, size_t n)
+/* What identifies the request of an Idempotency-Key: who publishes (the same key under
+ * another key name, or a keyless retry from another address, is another request) and
+ * the body. A valid JSON body holds no NUL byte. */
+static char *publish_print(const struct publisher *who, const char *addr, const char *body, size_t len)
 {
-    char *text = NULL;
-    json_t *ids = NULL;
-    int rc = store_await_ids(c, reply_key, cfg->publish_wait, &text);
+    char *print = xmalloc(len + 80);
+    int head = snprintf(print, 80, "%.64s\n", who->key ? who->key->name : who->token ? "token" : addr ? addr : "-");
 
-    if (rc > 0 && (ids = json_loads(text, 0, NULL)))
-        reply_json(req->out, cors, 200, json_pack("{s:o}", "ids", ids), NULL);
-    else
-        reply_json(req->out, cors, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0), NULL);
-    if (rc < 0)
-        conn_drop();
-    free(text);
+    memcpy(print + head, body, len);
+    print[head + len] = 0;
+    return print;
 }
 
-/* Answers a retry of an earlier publish with the first one's answer: 202 accepted,
- * or with ?wait=1 its ids once the worker has stored it (waiting for them as the
- * first would have). */
-static void publish_replay(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c, const char *idem,
-                           const struct query *q, struct store_once *once)
+/* The checks of publish_read once the body is read. Returns 0, or -1 after answering. */
+static int publish_check(FCGX_Request *req, const struct config *cfg, const char *cors,
+                         const struct publisher *who, const char *body, size_t len, struct publish_job *job)
 {
-    static const char replayed[] = "Idempotent-Replayed: true\r\n";
-    long long until = clock_wall_ms() + cfg->publish_wait * 1000LL;
-    json_t *ids = NULL;
+    struct query q = {0};
+    char err[512];
+    int rc = -1;
 
-    while (q->wait && !once->ids && clock_wall_ms() < until) {
-        poll(NULL, 0, 100);
-        if (store_once_ids(c, cfg, idem, &once->ids) < 0) {
-            conn_drop();
-            reply_unavailable(req->out, cors);
-            return;
-        }
-    }
-    if (q->wait && once->ids && (ids = json_loads(once->ids, 0, NULL)))
-        reply_json(req->out, cors, 200, json_pack("{s:o}", "ids", ids), replayed);
-    else if (q->wait)
-        reply_json(req->out, cors, 202, json_pack("{s:I, s:b}", "accepted", (json_int_t)once->n, "confirmed", 0), replayed);
-    else
-        reply_json(req->out, cors, 202, json_pack("{s:I}", "accepted", (json_int_t)once->n), replayed);
-}
-
-/* Queues the batch, under its Idempotency-Key when there is one; answers a replay or
- * a conflict itself. Returns 1 when queued anew, 0 when answered, -1 on a Redis error. */
-static int publish_queue(FCGX_Request *req, const char *cors, const struct config *cfg, redisContext *c, const char *idem,
-                         const char *print, const struct query *q, const struct publish_batch *b,
-                         const char *reply_key)
-{
-    struct store_once once;
-    int rc;
-
-    if (!idem)
-        return store_enqueue(c, cfg, b->n, b->channels, b->tails, reply_key) < 0 ? -1 : 1;
-    if (store_enqueue_once(c, cfg, idem, print, b->n, b->channels, b->tails, reply_key, &once) < 0)
-        return -1;
-    rc = once.status == STORE_ONCE_NEW;
-    if (once.status == STORE_ONCE_CONFLICT)
-        reply_error(req->out, cors, 422, NULL, "Idempotency-Key: already used for a different request");
-    else if (once.status == STORE_ONCE_REPLAY)
-        publish_replay(req, cors, cfg, c, idem, q, &once);
-    free(once.ids);
+    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
+        publish_parse(body, len, cfg, &job->batch, err, sizeof err) < 0)
+        reply_error(req->out, cors, 400, NULL, "%s", err);
+    else if ((who->key || who->token) ? publish_allowed(req, cors, cfg, who, &job->batch) == 0
+                                      : publish_public(req, cors, cfg, &job->batch) == 0)
+        rc = 0;
+    job->wait = q.wait;
+    query_free(&q);
     return rc;
 }
 
-void publish_handle(FCGX_Request *req, const struct config *cfg, const char *cors)
+int publish_read(FCGX_Request *req, const struct config *cfg, const char *cors, struct publish_job *job)
 {
-    struct publish_batch b = {0};
-    struct publisher who = {0};
-    struct query q = {0};
-    char err[512], reply_key[STORE_KEY_MAX], token[33];
     const char *idem = NULL, *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
-    redisContext *c = NULL;
-    char *body = NULL, *print = NULL;
+    struct publisher who = {0};
+    char *body = NULL;
     size_t len = 0;
-    int queued;
+    int rc = -1;
 
-    if (!request_method(req, cors, "POST") || publish_who(req, cors, cfg, &who) < 0 || publish_idem(req, cors, &idem) < 0 ||
-        !(body = publish_body(req, cors, cfg, &len)))
-        goto done;
-    if (query_parse(FCGX_GetParam("QUERY_STRING", req->envp), cfg, &q, err, sizeof err) < 0 ||
-        publish_parse(body, len, cfg, &b, err, sizeof err) < 0) {
-        reply_error(req->out, cors, 400, NULL, "%s", err);
-        goto done;
+    memset(job, 0, sizeof *job);
+    if (request_method(req, cors, "POST") && publish_who(req, cors, cfg, &who) == 0 &&
+        publish_idem(req, cors, &idem) == 0 && (body = publish_body(req, cors, cfg, &len)) &&
+        publish_check(req, cfg, cors, &who, body, len, job) == 0) {
+        job->who = who.key ? who.key->name : who.token ? "a token" : "a public client";
+        if (!who.key && !who.token)
+            job->rate_who = xstrdup(addr ? addr : "-");
+        if (idem) {
+            job->idem = xstrdup(idem);
+            job->print = publish_print(&who, addr, body, len);
+        }
+        rc = 0;
     }
-    if ((who.key || who.token) && publish_allowed(req, cors, cfg, &who, &b) < 0)
-        goto done;
-    c = conn_get(cfg);
-    if (!who.key && !who.token && publish_public(req, cors, cfg, c, &b) < 0)
-        goto done;
-    if (q.wait) {
-        for (int i = 0; i < 16; i++)
-            snprintf(token + 2 * i, 3, "%02x", (unsigned)rand() & 0xff);
-        store_key(cfg, "reply:", token, reply_key);
-    }
-    if (idem) {
-        /* Who publishes is part of the request: the same key under another key name, or
-         * a keyless retry from another address, is another request. A valid JSON body
-         * holds no NUL byte. */
-        int head;
-        print = xmalloc(len + 80);
-        head = snprintf(print, 80, "%.64s\n", who.key ? who.key->name : who.token ? "token" : addr ? addr : "-");
-        memcpy(print + head, body, len);
-        print[head + len] = 0;
-    }
-    queued = c ? publish_queue(req, cors, cfg, c, idem, print, &q, &b, q.wait ? reply_key : NULL) : -1;
-    if (queued < 0) {
-        conn_drop();
-        reply_unavailable(req->out, cors);
-    } else if (queued) {
-        log_info("%zu events by %s", b.n, who.key ? who.key->name : who.token ? "a token" : "a public client");
-        if (q.wait)
-            publish_wait(req, cors, cfg, c, reply_key, b.n);
-        else
-            reply_json(req->out, cors, 202, json_pack("{s:I}", "accepted", (json_int_t)b.n), NULL);
-    }
-done:
     free(body);
-    free(print);
-    query_free(&q);
-    publish_batch_free(&b);
+    return rc;
+}
+
+void publish_job_free(struct publish_job *job)
+{
+    publish_batch_free(&job->batch);
+    free(job->idem);
+    free(job->print);
+    free(job->rate_who);
+    memset(job, 0, sizeof *job);
+}
+
+void publish_store(const struct publish_job *job, const char *reply_key, struct store_publish *p)
+{
+    p->n = job->batch.n;
+    p->channels = job->batch.channels;
+    p->tails = job->batch.tails;
+    p->reply_key = job->wait ? reply_key : NULL;
+    p->idem = job->idem;
+    p->print = job->print;
 }

@@ -1,4 +1,4 @@
-/* publish: POST /publish, from the key check to the queued inbox entry. */
+/* publish: reading POST /publish, from the key check to a job ready to queue. */
 #ifndef COMET_PUBLISH_H
 #define COMET_PUBLISH_H
 
@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "store.h"
 
 /* An Idempotency-Key: 1 to 128 bytes of this charset (UUIDs, base64, ULIDs). */
 #define PUBLISH_IDEM_MAX 128
@@ -25,7 +26,24 @@ int publish_parse(const char *body, size_t len, const struct config *cfg,
                   struct publish_batch *out, char *err, size_t errlen);
 void publish_batch_free(struct publish_batch *b);
 
-/* Answers POST /publish; every answer carries the CORS lines cors (NULL for none). */
-void publish_handle(FCGX_Request *req, const struct config *cfg, const char *cors);
+/* A publish, read and checked, to be queued. */
+struct publish_job {
+    struct publish_batch batch;
+    int wait;          /* ?wait=1: answer once the worker stored it */
+    char *idem;        /* the Idempotency-Key, or NULL */
+    char *print;       /* with idem: what identifies the request (publisher and body) */
+    char *rate_who;    /* keyless: the client address counted against COMET_PUBLIC_RATE; else NULL */
+    const char *who;   /* for the log: the key's name, "a token" or "a public client" (static) */
+};
+
+/* Reads POST /publish into job: method, credentials, Idempotency-Key, body, its
+ * validation and the publisher's channels. Returns 0, or -1 after answering 400, 401,
+ * 403, 405, 411, 413 or 415 (every answer carries the CORS lines cors, NULL for none).
+ * job must be freed with publish_job_free either way. */
+int publish_read(FCGX_Request *req, const struct config *cfg, const char *cors, struct publish_job *job);
+void publish_job_free(struct publish_job *job);
+
+/* The store's view of job (pointers into job), confirmed at reply_key with ?wait=1. */
+void publish_store(const struct publish_job *job, const char *reply_key, struct store_publish *p);
 
 #endif

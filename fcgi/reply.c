@@ -22,6 +22,7 @@ static const char *reason(int status)
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Error";
     }
 }
@@ -39,9 +40,7 @@ void reply_head(struct buf *out, int status, const char *type, int stream, const
     buf_puts(out, "\r\n");
 }
 
-/* Appends a JSON answer; body NULL only when a message was not valid UTF-8: never
- * echo such input. Steals body. */
-static void reply_json_to(struct buf *out, int status, const char *cors, json_t *body, const char *extra)
+void reply_json_to(struct buf *out, int status, const char *cors, json_t *body, const char *extra)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 
@@ -90,13 +89,21 @@ void reply_error(FCGX_Stream *out, const char *cors, int status, const char *ext
     reply_send(out, &b);
 }
 
-void reply_waiting_full(FCGX_Stream *out, const char *cors, long long retry_ms)
+void reply_waiting_full_to(struct buf *out, const char *cors, long long retry_ms)
 {
     char retry[40];
     long long secs = (retry_ms + 999) / 1000;
 
     snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", secs < 1 ? 1 : secs > 30 ? 30 : secs);
-    reply_error(out, cors, 429, retry, "too many waiting requests from your address; close one or retry later");
+    reply_error_to(out, 429, cors, retry, "too many waiting requests from your address; close one or retry later");
+}
+
+void reply_waiting_full(FCGX_Stream *out, const char *cors, long long retry_ms)
+{
+    struct buf b = {0};
+
+    reply_waiting_full_to(&b, cors, retry_ms);
+    reply_send(out, &b);
 }
 
 void reply_unavailable(FCGX_Stream *out, const char *cors)

@@ -15,6 +15,10 @@
 void reply_head(struct buf *out, int status, const char *type, int stream, const char *cors,
                 const char *extra);
 
+/* Appends a whole JSON answer. Steals body; NULL only when a message was not valid
+ * UTF-8, which is never echoed: {"error":"invalid request"} instead. */
+void reply_json_to(struct buf *out, int status, const char *cors, json_t *body, const char *extra);
+
 /* Appends a whole answer {"error": msg} with status; msg is JSON-escaped, so input
  * echoed in it cannot break out. */
 void reply_error_to(struct buf *out, int status, const char *cors, const char *extra, const char *msg);
@@ -31,6 +35,7 @@ void reply_error(FCGX_Stream *out, const char *cors, int status, const char *ext
 
 /* The 429 a waiting request gets when its client address holds its most: Retry-After
  * is retry_ms in whole seconds, from 1 to 30 (a slot may free sooner). */
+void reply_waiting_full_to(struct buf *out, const char *cors, long long retry_ms);
 void reply_waiting_full(FCGX_Stream *out, const char *cors, long long retry_ms);
 
 /* reply_unavailable_to, written to a request's output. */

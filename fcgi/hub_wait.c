@@ -1,0 +1,285 @@
+/* hub_wait: waiting requests in the event loop, each the driver of one session:
+ * admitted per address (when configured), joined to its channels (channel.c), its
+ * history read on the command connection once all are subscribed, then fed live
+ * messages, the time and a stop. What is sent when is session.c's. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "clock.h"
+#include "hub.h"
+#include "hub_req.h"
+#include "link.h"
+#include "reply.h"
+#include "session.h"
+#include "store.h"
+#include "xalloc.h"
+
+struct hub_waiter {
+    struct hub_req req;
+    struct session *s;
+    char **names;             /* channel names, in one allocation */
+    struct channel_member *m; /* its place on each channel, while joined */
+    size_t n;
+    int missing;              /* channels whose SUBSCRIBE is not confirmed yet */
+    int read;                 /* a history read was sent: it counts among the waiting */
+    char name[PROC_NAME_MAX]; /* member of the store's waiting sets */
+    char *addr;               /* client address to admit (COMET_MAX_WAITING_PER_ADDR), or NULL */
+    int admitted;             /* its address's set holds name */
+    long long until;          /* wall-clock end of its place in those sets */
+};
+
+static struct {
+    const struct config *cfg;
+    struct session_event ev; /* the live message being handed out */
+} wait;
+
+static atomic_int wait_count; /* taken, for hub_room on the accept threads */
+
+static void waiter_read(struct hub_waiter *w);
+
+/* Feeds the session's answer to next into the request's output. */
+static void waiter_emit(struct hub_waiter *w, size_t at, enum session_next next)
+{
+    hub_req_emit(&w->req, at, next == SESSION_END);
+}
+
+static void waiter_fail(struct hub_req *r)
+{
+    struct hub_waiter *w = (struct hub_waiter *)r;
+    size_t at = hub_req_open(r);
+
+    waiter_emit(w, at, session_fail(w->s, &r->out));
+}
+
+/* A history page came for w (NULL: the link failed, which hub_down answers). */
+static void waiter_page(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct hub_waiter *w = priv;
+    struct store_page page;
+    enum session_next next;
+    size_t at;
+
+    (void)ac;
+    if (hub_req_release(&w->req) || w->req.ending || !reply)
+        return;
+    if (store_page_parse(reply, &page) < 0) {
+        waiter_fail(&w->req);
+        return;
+    }
+    at = hub_req_open(&w->req);
+    next = session_page(w->s, &page, clock_ms(), &w->req.out);
+    store_page_free(&page);
+    waiter_emit(w, at, next);
+    if (next == SESSION_READ)
+        waiter_read(w);
+}
+
+/* Reads w's next history page; the first read also counts it among the waiting. */
+static void waiter_read(struct hub_waiter *w)
+{
+    redisAsyncContext *cmd = link_cmd();
+    char since[CURSOR_MAX];
+
+    if (!cmd || (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until) < 0)) {
+        link_fail();
+        return;
+    }
+    w->read = 1;
+    session_since(w->s, since);
+    if (store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events, waiter_page, w) < 0) {
+        link_fail();
+        return;
+    }
+    hub_req_hold(&w->req);
+}
+
+/* Joins w to its channels; its history is read once all are subscribed. */
+static void waiter_join(struct hub_waiter *w)
+{
+    for (size_t k = 0; k < w->n; k++) {
+        int rc = channel_join(&w->m[k], w->names[k]);
+        if (rc < 0) {
+            link_fail();
+            return;
+        }
+        w->missing += rc == 0;
+    }
+    if (w->missing == 0)
+        waiter_read(w);
+}
+
+/* The address's answer: admitted (0), full (ms until a place frees), or no answer. */
+static void waiter_admitted(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct hub_waiter *w = priv;
+    long long rc = store_admit_result(reply);
+    size_t at;
+
+    (void)ac;
+    if (hub_req_release(&w->req) || w->req.ending || !reply)
+        return;
+    if (rc == 0) {
+        w->admitted = 1;
+        waiter_join(w);
+        return;
+    }
+    at = hub_req_open(&w->req);
+    if (rc > 0)
+        reply_waiting_full_to(&w->req.out, w->req.cors, rc);
+    else
+        reply_unavailable_to(&w->req.out, w->req.cors);
+    hub_req_emit(&w->req, at, 1);
+}
+
+static void waiter_start(struct hub_req *r)
+{
+    struct hub_waiter *w = (struct hub_waiter *)r;
+    redisAsyncContext *cmd = link_cmd();
+    struct args a = {0};
+
+    if (!w->addr) {
+        waiter_join(w);
+        return;
+    }
+    store_admit_args(wait.cfg, w->addr, w->name, w->until, &a);
+    if (!cmd || args_send(cmd, &a, waiter_admitted, w) < 0)
+        link_fail();
+    else
+        hub_req_hold(r);
+    args_free(&a);
+}
+
+static void waiter_tick(struct hub_req *r, long long now)
+{
+    struct hub_waiter *w = (struct hub_waiter *)r;
+    size_t at;
+
+    if (now < session_wake_ms(w->s))
+        return;
+    at = hub_req_open(r);
+    waiter_emit(w, at, session_tick(w->s, now, &r->out));
+}
+
+static void waiter_stop(struct hub_req *r)
+{
+    struct hub_waiter *w = (struct hub_waiter *)r;
+    size_t at = hub_req_open(r);
+
+    waiter_emit(w, at, session_stop(w->s, &r->out));
+}
+
+/* It closes: off its channels and out of the store's waiting sets. */
+static void waiter_leave(struct hub_req *r)
+{
+    struct hub_waiter *w = (struct hub_waiter *)r;
+    redisAsyncContext *cmd = link_cmd();
+
+    for (size_t k = 0; k < w->n; k++)
+        channel_leave(&w->m[k]);
+    if (cmd && ((w->read && store_waiting_async(cmd, wait.cfg, w->name, 0) < 0) ||
+                (w->admitted && store_leave_async(cmd, wait.cfg, w->addr, w->name) < 0)))
+        link_fail();
+    atomic_fetch_sub(&wait_count, 1);
+}
+
+static void waiter_free(struct hub_req *r)
+{
+    struct hub_waiter *w = (struct hub_waiter *)r;
+
+    session_free(w->s);
+    free(w->names);
+    free(w->m);
+    free(w->addr);
+    free(w);
+}
+
+static const struct hub_kind waiter_kind = {waiter_start, waiter_fail, waiter_tick, waiter_stop, waiter_leave,
+                                            waiter_free};
+
+/* ---- the channels' news ---- */
+
+static void wait_ready(struct channel_member *m)
+{
+    struct hub_waiter *w = m->owner;
+
+    if (--w->missing == 0 && !w->req.ending)
+        waiter_read(w);
+}
+
+/* A live message on channel c: each of its waiters' sessions gets it. */
+static void wait_message(struct channel *c, const char *env, size_t len)
+{
+    long long now = clock_ms();
+    struct channel_member **m;
+    size_t n;
+
+    if (session_event_set(&wait.ev, env, len) < 0)
+        return;
+    m = channel_members(c, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct hub_waiter *w = m[i]->owner;
+        size_t at;
+        if (w->req.ending || m[i]->pending)
+            continue;
+        at = hub_req_open(&w->req);
+        waiter_emit(w, at, session_message(w->s, &wait.ev, now, &w->req.out));
+    }
+}
+
+void hub_wait_init(const struct config *cfg)
+{
+    static const struct channel_hooks hooks = {wait_ready, wait_message};
+
+    wait.cfg = cfg;
+    channel_init(cfg, &hooks);
+}
+
+/* ---- from the accept threads ---- */
+
+int hub_room(FCGX_Request *req, const struct config *cfg, const char *cors)
+{
+    if (atomic_load(&wait_count) < cfg->max_waiting)
+        return 1;
+    reply_error(req->out, cors, 503, "Retry-After: 5\r\n", "this server holds its most waiting requests");
+    return 0;
+}
+
+/* Copies the channel names of rw into one allocation. */
+static char **waiter_names(const struct request_wait *rw)
+{
+    size_t size = 0;
+    char **names, *p;
+
+    for (size_t i = 0; i < rw->q.nchannels; i++)
+        size += strlen(rw->q.channels[i]) + 1;
+    names = xmalloc(rw->q.nchannels * sizeof *names + size);
+    p = (char *)(names + rw->q.nchannels);
+    for (size_t i = 0; i < rw->q.nchannels; i++) {
+        names[i] = strcpy(p, rw->q.channels[i]);
+        p += strlen(p) + 1;
+    }
+    return names;
+}
+
+void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_wait *rw, const char *cors)
+{
+    struct hub_waiter *w = xcalloc(1, sizeof *w);
+    struct session_start st;
+    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
+
+    request_session(rw, cors, &st);
+    w->s = session_new(cfg, &st);
+    w->n = rw->q.nchannels;
+    w->names = waiter_names(rw);
+    w->m = xcalloc(w->n, sizeof *w->m);
+    for (size_t k = 0; k < w->n; k++)
+        w->m[k].owner = w;
+    snprintf(w->name, sizeof w->name, "%s", rw->name);
+    w->addr = cfg->max_waiting_addr ? xstrdup(addr ? addr : "") : NULL;
+    w->until = rw->until;
+    atomic_fetch_add(&wait_count, 1);
+    hub_req_take(&w->req, &waiter_kind, req, cfg, cors);
+}

@@ -1,0 +1,55 @@
+/* outcome: the publish answers' JSON, through reply.c's heads. */
+#include "outcome.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "reply.h"
+
+#define REPLAYED "Idempotent-Replayed: true\r\n"
+
+void outcome_queued(struct buf *out, const char *cors, long long n, int replayed)
+{
+    reply_json_to(out, 202, cors, json_pack("{s:I}", "accepted", (json_int_t)n), replayed ? REPLAYED : NULL);
+}
+
+void outcome_stored(struct buf *out, const char *cors, const char *ids, int replayed)
+{
+    json_t *v = json_loads(ids, 0, NULL);
+
+    reply_json_to(out, 200, cors, json_pack("{s:o}", "ids", v ? v : json_array()), replayed ? REPLAYED : NULL);
+}
+
+void outcome_unconfirmed(struct buf *out, const char *cors, long long n, int replayed)
+{
+    reply_json_to(out, 202, cors, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0),
+                 replayed ? REPLAYED : NULL);
+}
+
+void outcome_unknown(struct buf *out, const char *cors, long long n, int queued)
+{
+    json_t *body = queued ? json_pack("{s:s, s:s, s:I, s:b}", "error",
+                                      "queued, but Redis stopped answering before the worker confirmed it; "
+                                      "retry with the same Idempotency-Key to learn its ids",
+                                      "outcome", "unknown", "accepted", (json_int_t)n, "confirmed", 0)
+                          : json_pack("{s:s, s:s}", "error",
+                                      "Redis took the publish but did not answer: it may or may not be "
+                                      "queued; retry with the same Idempotency-Key",
+                                      "outcome", "unknown");
+
+    reply_json_to(out, 504, cors, body, NULL);
+}
+
+void outcome_conflict(struct buf *out, const char *cors)
+{
+    reply_error_to(out, 422, cors, NULL, "Idempotency-Key: already used for a different request");
+}
+
+void outcome_rate_limited(struct buf *out, const char *cors, int per_minute, long long now_ms)
+{
+    char retry[40], msg[80];
+
+    snprintf(retry, sizeof retry, "Retry-After: %lld\r\n", 60 - now_ms / 1000 % 60);
+    snprintf(msg, sizeof msg, "at most %d publishes a minute without a key", per_minute);
+    reply_error_to(out, 429, cors, retry, msg);
+}
