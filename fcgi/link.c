@@ -16,7 +16,8 @@ static struct {
     enum link_state state;
     struct loop_redis conn[2]; /* the subscription, the command connection */
     int connected;             /* how many said they are connected */
-    long long since;           /* when connecting started */
+    long long since;           /* when connecting started, or the PING in flight was sent */
+    int pinging;               /* a PING is in flight on the command connection */
 } link;
 
 enum { SUB, CMD };
@@ -110,6 +111,7 @@ void link_connect(void)
         return;
     link.state = LINK_CONNECTING;
     link.connected = 0;
+    link.pinging = 0;
     link.since = clock_ms();
     if (link_open(SUB) < 0 || link_open(CMD) < 0)
         link_fail();
@@ -138,11 +140,30 @@ void link_fail(void)
     link.hooks->down();
 }
 
+/* The watchdog's PING answered (NULL: the link is going anyway). */
+static void link_pong(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac, (void)reply, (void)priv;
+    link.pinging = 0;
+}
+
 void link_tick(long long now)
 {
-    if (link.state == LINK_CONNECTING && now - link.since >= LINK_CONNECT_MS) {
-        log_warn("cannot connect to redis: no answer in %d ms", LINK_CONNECT_MS);
+    if (link.state == LINK_CONNECTING && now - link.since >= LINK_TIMEOUT_MS) {
+        log_warn("cannot connect to redis: no answer in %d ms", LINK_TIMEOUT_MS);
         link_fail();
+    } else if (link.state == LINK_UP && link.pinging && now - link.since >= LINK_TIMEOUT_MS) {
+        /* Commands are answered in order: a PING unanswered means everything sent
+         * before it is too. Their callbacks get NULL: their outcome is unknown. */
+        log_warn("redis: no answer in %d ms", LINK_TIMEOUT_MS);
+        link_fail();
+    } else if (link.state == LINK_UP && !link.pinging) {
+        if (redisAsyncCommand(link.conn[CMD].ac, link_pong, NULL, "PING") != REDIS_OK) {
+            link_fail();
+            return;
+        }
+        link.pinging = 1;
+        link.since = now;
     }
 }
 

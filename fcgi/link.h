@@ -12,11 +12,13 @@
 
 enum link_state {
     LINK_DOWN,       /* no connection; link_connect starts one */
-    LINK_CONNECTING, /* waiting for both to connect, at most LINK_CONNECT_MS */
+    LINK_CONNECTING, /* waiting for both to connect, at most LINK_TIMEOUT_MS */
     LINK_UP          /* both connected: commands may be sent */
 };
 
-#define LINK_CONNECT_MS 2000
+/* How long Redis may take to connect, or to answer a command, before the link is
+ * given up: a frozen Redis gets 503s (and 504s for what it was sent) this soon. */
+#define LINK_TIMEOUT_MS 2000
 
 struct link_hooks {
     void (*up)(void);   /* both connections are ready */
@@ -41,7 +43,8 @@ redisAsyncContext *link_cmd(void);
  * that takes too long): down follows, now or once the current callback returns. */
 void link_fail(void);
 
-/* Gives up a connect that has taken LINK_CONNECT_MS (now: clock_ms). */
+/* The watchdog, every tick (now: clock_ms): gives up a connect, or a command
+ * connection with a PING unanswered, after LINK_TIMEOUT_MS; sends the next PING. */
 void link_tick(long long now);
 
 /* Closes both connections for good, calling no hook (the process is stopping). */
