@@ -10,6 +10,8 @@
  *   P idem:KEY     hash of an Idempotency-Key: body fingerprint, event count, ids
  *   P wa:ADDR      zset of one client address's waiting requests by deadline
  *   P lease        the active worker's token; P worker: its heartbeat hash
+ *   P epoch        when this data set began (ms): cursors older than it may have missed
+ *                  events that Redis lost
  *   P stats        counters; P waiting: zset of waiting requests by deadline */
 #ifndef COMET_STORE_H
 #define COMET_STORE_H
@@ -176,12 +178,14 @@ const redisReply *store_entries(const redisReply *r);
 
 /* Stores inbox entries through the atomic store script, pipelined: store_write_append
  * queues the script for one entry on c (returns 0, or -1 for a malformed entry or a
- * failed script load, nothing queued), and each store_write_reply then reads one
- * answer, in order: 1 when stored, 0 when stored before, -1 on error, with *lost set
- * when the lease was lost. After an error, c must be dropped: answers may be unread. */
-int store_write_append(redisContext *c, const struct config *cfg, const char *token,
-                       const redisReply *entry);
-int store_write_reply(redisContext *c, int *lost);
+ * failed script load, nothing queued); expect is the newest id this worker stored ("":
+ * none yet), which the script finds gone when Redis lost acknowledged events. Each
+ * store_write_reply then reads one answer, in order: 1 when stored (last, CURSOR_MAX
+ * bytes, gets its newest id), 0 when stored before, -1 on error, with *lost set when
+ * the lease was lost. After an error, c must be dropped: answers may be unread. */
+int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry,
+                       const char *expect);
+int store_write_reply(redisContext *c, int *lost, char *last);
 
 /* The worker lease: takes it when free or keeps it when this token holds it, and
  * beats the heartbeat. Returns 1 when held, 0 when another worker holds it, -1 on

@@ -1,5 +1,5 @@
 -- Reads the retained events of several channels after a cursor, merged in id order.
--- KEYS: last id, then one history key per channel.
+-- KEYS: last id, epoch, then one history key per channel.
 -- ARGV: cursor ("" reads nothing: only the last id; "0-0" reads from the oldest
 --       retained), the most events to return, history age (ms).
 -- Returns {last id, truncated (0/1), id, envelope, id, envelope, ...}.
@@ -12,13 +12,23 @@ local function before(x, y)
   local ya, yb = parse(y)
   return xa < ya or (xa == ya and xb < yb)
 end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 
 local last = redis.call('GET', KEYS[1]) or '0-0'
 local since, cap = ARGV[1], tonumber(ARGV[2])
 if since == '' then return {last, 0} end
 local truncated = 0
+if since ~= '0-0' then
+  -- A cursor from before this data set began (see store_write.lua): what came between
+  -- may be lost. No epoch yet: the data set is new or was lost, and began at the latest now.
+  local epoch = tonumber(redis.call('GET', KEYS[2]) or now_ms())
+  if parse(since) < epoch then truncated = 1 end
+end
 local events = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     if since ~= '0-0' then
       local info = redis.call('XINFO', 'STREAM', KEYS[i])
@@ -32,10 +42,7 @@ for i = 2, #KEYS do
     end
   elseif since ~= '0-0' then
     -- No history at all: anything it held expired, and was older than the age window.
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    local ms = parse(since)
-    if ms <= now - tonumber(ARGV[3]) then truncated = 1 end
+    if parse(since) <= now_ms() - tonumber(ARGV[3]) then truncated = 1 end
   end
 end
 table.sort(events, function(x, y) return before(x[1], y[1]) end)

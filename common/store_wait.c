@@ -39,8 +39,9 @@ static void read_args(const struct config *cfg, char *const *channels, size_t n,
 {
     args_str(a, "EVAL");
     args_str(a, store_read_lua);
-    args_num(a, (long long)n + 1);
+    args_num(a, (long long)n + 2);
     args_key(a, cfg, "last", "");
+    args_key(a, cfg, "epoch", "");
     for (size_t i = 0; i < n; i++)
         args_key(a, cfg, "h:", channels[i]);
     args_str(a, since);

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "redis.h"
+#include "args.h"
 #include "script.h"
 #include "store_write_lua.h" /* generated from store_write.lua */
 #include "xalloc.h"
@@ -82,75 +83,53 @@ static int is_mark(const redisReply *name)
     return strcmp(name->str, "!") == 0 || strcmp(name->str, "?") == 0;
 }
 
-/* The keys of one entry's store script call into keys: inbox, last, lease, stats, then
- * a history key per event; the marks' keys into *reply_key and *idem_key. Returns the
- * number of events. */
-static size_t write_keys(const struct config *cfg, const redisReply *fields, char (*keys)[STORE_KEY_MAX],
-                         const char **reply_key, const char **idem_key)
+/* The value of mark m among an entry's fields, or "". */
+static const char *mark(const redisReply *fields, const char *m)
 {
-    size_t nev = 0;
-
-    store_key(cfg, "inbox", "", keys[0]);
-    store_key(cfg, "last", "", keys[1]);
-    store_key(cfg, "lease", "", keys[2]);
-    store_key(cfg, "stats", "", keys[3]);
-    for (size_t i = 0; i < fields->elements; i += 2) {
-        if (strcmp(fields->element[i]->str, "!") == 0)
-            *reply_key = fields->element[i + 1]->str;
-        else if (strcmp(fields->element[i]->str, "?") == 0)
-            *idem_key = fields->element[i + 1]->str;
-        else
-            store_key(cfg, "h:", fields->element[i]->str, keys[4 + nev++]);
-    }
-    return nev;
+    for (size_t i = 0; i < fields->elements; i += 2)
+        if (strcmp(fields->element[i]->str, m) == 0)
+            return fields->element[i + 1]->str;
+    return "";
 }
 
-int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry)
+int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry,
+                       const char *expect)
 {
     const redisReply *fields = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
-    const char *reply_key = "", *idem_key = "", **argv;
-    char (*keys)[STORE_KEY_MAX], nkeys[16], size[16], age[24], pubsub[STORE_KEY_MAX];
-    size_t *lens, argc = 2, nev;
+    struct args a = {0};
+    size_t nev = 0;
     int rc;
 
     if ((!write_script.sha[0] && script_load(c, &write_script) < 0) || !fields ||
         fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
         return -1;
-    /* 10 fixed arguments, then per event a key, a channel and a tail. */
-    argv = xmalloc((3 * fields->elements / 2 + 16) * sizeof *argv);
-    lens = xmalloc((3 * fields->elements / 2 + 16) * sizeof *lens);
-    keys = xmalloc((fields->elements / 2 + 4) * sizeof *keys);
-    nev = write_keys(cfg, fields, keys, &reply_key, &idem_key);
-    snprintf(nkeys, sizeof nkeys, "%zu", nev + 4);
-    snprintf(size, sizeof size, "%d", cfg->history_size);
-    snprintf(age, sizeof age, "%lld", cfg->history_age * 1000LL);
-    store_key(cfg, "c:", "", pubsub);
-    argv[argc++] = nkeys;
-    for (size_t i = 0; i < nev + 4; i++)
-        argv[argc++] = keys[i];
-    for (const char *const *a = (const char *const[]){token, entry->element[0]->str, size, age, reply_key, pubsub,
-                                                      idem_key, NULL};
-         *a; a++)
-        argv[argc++] = *a;
-    for (size_t i = 2; i < argc; i++)
-        lens[i] = strlen(argv[i]);
     for (size_t i = 0; i < fields->elements; i += 2)
-        for (size_t k = 0; k < 2 && !is_mark(fields->element[i]); k++) {
-            lens[argc] = fields->element[i + k]->len;
-            argv[argc++] = fields->element[i + k]->str;
-        }
-    argv[0] = "EVALSHA";
-    argv[1] = write_script.sha;
-    lens[0] = 7;
-    lens[1] = strlen(write_script.sha);
-    rc = redisAppendCommandArgv(c, (int)argc, argv, lens) == REDIS_OK ? 0 : -1;
-    free(argv);
-    free(lens);
-    free(keys);
+        nev += !is_mark(fields->element[i]);
+    args_str(&a, "EVALSHA");
+    args_str(&a, write_script.sha);
+    args_num(&a, (long long)nev + 5);
+    for (const char *const *k = (const char *const[]){"inbox", "last", "lease", "stats", "epoch", NULL}; *k; k++)
+        args_key(&a, cfg, *k, "");
+    for (size_t i = 0; i < fields->elements; i += 2)
+        if (!is_mark(fields->element[i]))
+            args_key(&a, cfg, "h:", fields->element[i]->str);
+    args_str(&a, token);
+    args_str(&a, entry->element[0]->str);
+    args_num(&a, cfg->history_size);
+    args_num(&a, cfg->history_age * 1000LL);
+    args_str(&a, mark(fields, "!"));
+    args_key(&a, cfg, "c:", "");
+    args_str(&a, mark(fields, "?"));
+    args_str(&a, expect);
+    for (size_t i = 0; i < fields->elements; i += 2)
+        for (size_t k = 0; k < 2 && !is_mark(fields->element[i]); k++)
+            args_add(&a, fields->element[i + k]->str, fields->element[i + k]->len);
+    rc = redisAppendCommandArgv(c, a.argc, a.argv, a.lens) == REDIS_OK ? 0 : -1;
+    args_free(&a);
     return rc;
 }
 
-int store_write_reply(redisContext *c, int *lost)
+int store_write_reply(redisContext *c, int *lost, char *last)
 {
     redisReply *r = NULL;
     int rc = -1;
@@ -168,6 +147,8 @@ int store_write_reply(redisContext *c, int *lost)
         log_warn("storing: %s", r->str);
     } else {
         rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+        if (rc && r->element[r->elements - 1]->type == REDIS_REPLY_STRING)
+            snprintf(last, CURSOR_MAX, "%s", r->element[r->elements - 1]->str);
     }
     freeReplyObject(r);
     return rc;

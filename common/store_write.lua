@@ -1,10 +1,10 @@
 -- Stores one inbox entry: assigns each event its global id, appends it to its
 -- channel's history, publishes it, and acknowledges the entry, all at once.
 -- Runs atomically, so "stored" and "acknowledged" cannot be separated by a crash.
--- KEYS: inbox, last id, lease, stats, then one history key per event.
+-- KEYS: inbox, last id, lease, stats, epoch, then one history key per event.
 -- ARGV: lease token, entry id, history size, history age (ms), reply key or "",
---       pub/sub channel prefix, idempotency hash or "", then a channel name and an
---       envelope tail per event.
+--       pub/sub channel prefix, idempotency hash or "", the last id this worker
+--       stored or "", then a channel name and an envelope tail per event.
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('NOTLEADER this worker no longer holds the lease')
 end
@@ -25,13 +25,24 @@ local function before(x, y)
   xa, xb, ya, yb = tonumber(xa), tonumber(xb), tonumber(ya), tonumber(yb)
   return xa < ya or (xa == ya and xb < yb)
 end
+-- The epoch: when this data set began. Events older than it may be lost, so readers
+-- resuming from before it are told they may have missed some. An empty Redis (a
+-- restart without persistence, FLUSHALL) begins now; one that still has the last id
+-- but no epoch (written by an older version) lost nothing. The newest id this worker
+-- stored being gone means Redis lost acknowledged events (a stale replica promoted).
+if not redis.call('GET', KEYS[5]) then
+  redis.call('SET', KEYS[5], last and '0' or string.format('%.0f', now))
+end
+if ARGV[8] ~= '' and before(last or '0-0', ARGV[8]) then
+  redis.call('SET', KEYS[5], string.format('%.0f', now))
+end
 local maxlen, age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local floor = string.format('%.0f-0', now - age)
 local ids = {}
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   if now > ms then ms, n = now, 0 else n = n + 1 end
   local id = string.format('%.0f-%.0f', ms, n)
-  local j = 8 + (i - 5) * 2
+  local j = 9 + (i - 6) * 2
   local env = '{"id":"' .. id .. '",' .. ARGV[j + 1]
   local key = KEYS[i]
   -- Trimming by hand, so the newest trimmed id is known: Redis 7.0 records it only

@@ -112,7 +112,9 @@ cmd_redis() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     free_port "$port"
-    launch redis "$dir" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    # Durable as the README recommends: every acknowledged write is in the append-only file
+    # before Redis answers (fsync once a second), so a Redis restart or crash loses nothing.
+    launch redis "$dir" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --appendfsync everysec \
         --dir "$dir" --logfile "$dir/redis.log" --daemonize no
     ready redis "$dir" redis_ping "$port"
 }

@@ -36,6 +36,7 @@ struct worker {
     const struct config *cfg;
     redisContext *c;
     char token[128]; /* this run's lease token */
+    char last[CURSOR_MAX]; /* the newest id it stored, "" before any */
     int active;
     long long renewed_ms;
 };
@@ -60,9 +61,9 @@ static int worker_store(struct worker *w, const redisReply *r)
 
     if (!entries)
         return 0;
-    while (n < entries->elements && store_write_append(w->c, w->cfg, w->token, entries->element[n]) == 0)
+    while (n < entries->elements && store_write_append(w->c, w->cfg, w->token, entries->element[n], w->last) == 0)
         n++;
-    while (i < n && store_write_reply(w->c, &lost) >= 0)
+    while (i < n && store_write_reply(w->c, &lost, w->last) >= 0)
         i++;
     if (i == entries->elements)
         return 0;

@@ -133,3 +133,58 @@ test('external mode: a frozen Redis holds no accept thread: with more publishes 
     });
     assert.equal(order[0], 'bad 400', `answered in this order: ${order.join(', ')}`);
 });
+
+test('Redis lost its data (FLUSHALL): a subscriber resuming from its cursor is told truncated, by poll and ' +
+    'by SSE, instead of a silent gap; new events flow', { timeout: 60000 }, async () => {
+    const ch = channelName('lost');
+    const [cur] = await s.publishIds({ channel: ch, data: 'old' });
+    await s.redis('FLUSHALL');
+    const poll = await s.poll({ channel: ch, since: cur, timeout: 1 });
+    assert.equal(poll.status, 200, poll.text);
+    assert.equal(poll.json.truncated, true, `poll after FLUSHALL: ${poll.text}`);
+    const sse = s.sse({ channel: ch }, { lastEventId: cur });
+    try {
+        await sse.waitOpen(20000);
+        assert.ok(sse.items.some((x) => x.event === 'comet-truncated'), `stream: ${sse.raw.slice(0, 400)}`);
+    } finally {
+        sse.close();
+    }
+    // The new data set's events come to a client that resumes from what it was told.
+    const [id] = await s.publishIds({ channel: ch, data: 'new' });
+    const got = await s.collect(ch, poll.json.cursor, { count: 1 });
+    assert.deepEqual(got.events.map((e) => e.id), [id]);
+    // A cursor from the new data set is not truncated.
+    const again = await s.poll({ channel: ch, since: id, timeout: 1 });
+    assert.equal(again.json.truncated, undefined, again.text);
+});
+
+test('Redis lost acknowledged events (a stale replica promoted: the last id went back): the worker ' +
+    'notices on its next store and resuming subscribers are told truncated', { timeout: 60000 }, async () => {
+    const ch = channelName('stale');
+    const [a] = await s.publishIds({ channel: ch, data: 'a' });
+    const [b] = await s.publishIds({ channel: ch, data: 'b' });
+    // What a replica that missed b would hold: b gone, the last id a.
+    await s.redis('XDEL', `comet:h:${ch}`, b);
+    await s.redis('SET', 'comet:last', a);
+    await s.publishIds({ channel: ch, data: 'c' });
+    const r = await s.poll({ channel: ch, since: b, timeout: 1 });
+    assert.equal(r.json.truncated, true, `a subscriber that had b: ${r.text}`);
+});
+
+test('Redis killed (SIGKILL) and restarted with the append-only file: every acknowledged event is still ' +
+    'there, in order, and a resuming subscriber is not told truncated', { timeout: 90000 }, async () => {
+    const ch = channelName('aof');
+    const [start] = await s.publishIds({ channel: ch, data: -1 });
+    const acked = [];
+    for (let i = 0; i < 20; i++) {
+        const r = await s.publish({ channel: ch, data: i }, { wait: i % 2 === 0 });
+        assert.ok([200, 202].includes(r.status), r.text);
+        acked.push(i);
+    }
+    await until(async () => Number(await s.redis('XLEN', 'comet:inbox')) === 0, 30000, 'the inbox stored');
+    await s.stopComponent('redis', { signal: 'SIGKILL' });
+    await s.startRedis();
+    const got = await s.collect(ch, start, { count: 20, timeoutMs: 30000 });
+    assert.deepEqual(got.events.map((e) => e.data), acked);
+    assert.equal(got.truncated, false);
+});
