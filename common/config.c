@@ -46,7 +46,7 @@ static const struct setting settings[] = {
     I("COMET_CHANNEL_MAX", channel_max, "128", 1, 128),
     I("COMET_MAX_DEPTH", max_depth, "32", 2, 1000),
     I("COMET_MAX_QUERY", max_query, "8192", 256, 65536),
-    I("COMET_MAX_WAITING_PER_ADDR", max_waiting_addr, "100", 0, 1000000),
+    I("COMET_MAX_WAITING_PER_ADDR", max_waiting_addr, "0", 0, 1000000),
     I("COMET_IDEMPOTENCY_TTL", idempotency_ttl, "86400", 60, 30 * 86400),
     I("COMET_PUBLISH_WAIT", publish_wait, "10", 1, 300),
     I("COMET_WORKER_LEASE", worker_lease, "10", 2, 3600),

@@ -10,6 +10,8 @@ const OTHER = 'other-site:';
 let s;
 before(async () => {
     s = await startStack({
+        // The per-address limit (off by default) on, so that its sets are seen per site.
+        env: { COMET_MAX_WAITING_PER_ADDR: '100' },
         web: [{}, {}, { env: { COMET_PREFIX: OTHER } }],
         workers: [{}, { name: 'worker-other', env: { COMET_PREFIX: OTHER } }],
     });
