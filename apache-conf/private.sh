@@ -73,6 +73,7 @@ LoadModule dir_module $mods/mod_dir.so
 LoadModule env_module $mods/mod_env.so
 LoadModule setenvif_module $mods/mod_setenvif.so
 LoadModule headers_module $mods/mod_headers.so
+LoadModule rewrite_module $mods/mod_rewrite.so
 LoadModule fcgid_module $mods/mod_fcgid.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so

@@ -260,7 +260,7 @@ int main(int argc, char **argv)
         return 0;
     log_init("comet.fcgi", (enum log_level)cfg->log_level);
     srand((unsigned)(clock_wall_ms() ^ ((long long)getpid() << 16)));
-    if (sock && (listen_fd = FCGX_OpenSocket(sock, 1024)) < 0) {
+    if (sock && (listen_fd = FCGX_OpenSocket(sock, 4096)) < 0) { /* bursts; capped by somaxconn */
         log_error("cannot listen on %s", sock);
         return 1;
     }

@@ -188,3 +188,12 @@ test('Redis killed (SIGKILL) and restarted with the append-only file: every ackn
     assert.deepEqual(got.events.map((e) => e.data), acked);
     assert.equal(got.truncated, false);
 });
+
+test('a publish body far over every limit (12 MiB) gets the contract\'s JSON 413 from whoever refuses it ' +
+    '(the web server or comet.fcgi), never an HTML page or a 500', { timeout: 60000 }, async () => {
+    const body = `{"channel":"big","data":"${'x'.repeat(12 << 20)}"}`;
+    const r = await s.publish(null, { rawBody: body, timeoutMs: 30000 });
+    assertError(r, 413, '12 MiB publish');
+    const ok = await s.publish({ channel: channelName('afterbig'), data: 1 });
+    assert.equal(ok.status, 202, ok.text);
+});
