@@ -187,10 +187,21 @@ int store_write_append(redisContext *c, const struct config *cfg, const char *to
                        const char *expect);
 int store_write_reply(redisContext *c, int *lost, char *last);
 
-/* The worker lease: takes it when free or keeps it when this token holds it, and
- * beats the heartbeat. Returns 1 when held, 0 when another worker holds it, -1 on
- * error. store_lease_release gives it up if still held. */
-int store_lease_hold(redisContext *c, const struct config *cfg, const char *token);
+/* The worker lease: takes it when free, keeps it when this token holds it, or takes it
+ * from a holder whose connection is gone (dead: its client id, from store_lease_gone;
+ * 0 for none), and beats the heartbeat, noting client, this worker's connection (its
+ * CLIENT ID). Returns 1 when held, 0 when another worker holds it, -1 on error.
+ * store_lease_release gives it up if still held. */
+int store_lease_hold(redisContext *c, const struct config *cfg, const char *token, long long client, long long dead);
+
+/* The client id of the lease holder's connection when Redis no longer has it (the
+ * worker died: its kernel closed the socket), 0 while it is connected or not known, -1
+ * on an I/O error. */
+long long store_lease_gone(redisContext *c, const struct config *cfg);
+
+/* This connection's CLIENT ID, 0 when Redis does not say (an ACL user without CLIENT),
+ * -1 on an I/O error. */
+long long store_client_id(redisContext *c);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
 
 #endif

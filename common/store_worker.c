@@ -17,11 +17,17 @@
 
 static struct script write_script = {store_write_lua, ""};
 /* Takes the lease when free, keeps it when held by this token. */
+/* KEYS: lease, worker hash. ARGV: token, ms, now, this worker's client id, and the
+ * client id of a holder whose connection is gone ("" for none): then the lease is taken
+ * from it, provided it still holds the lease under that connection. */
 static struct script hold_script = {
     "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur and cur ~= ARGV[1] then return 0 end\n"
+    "if cur and cur ~= ARGV[1] then\n"
+    "  local w = redis.call('HMGET', KEYS[2], 'worker', 'client')\n"
+    "  if ARGV[5] == '' or w[1] ~= cur or w[2] ~= ARGV[5] then return 0 end\n"
+    "end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "redis.call('HSET', KEYS[2], 'heartbeat', ARGV[3], 'worker', ARGV[1])\n"
+    "redis.call('HSET', KEYS[2], 'heartbeat', ARGV[3], 'worker', ARGV[1], 'client', ARGV[4])\n"
     "return 1\n", ""};
 static struct script release_script = {
     "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
@@ -157,9 +163,9 @@ int store_write_reply(redisContext *c, int *lost, char *last)
 /* Runs a lease script over KEYS lease, worker and ARGV token, ms, now; returns its
  * integer reply or -1. */
 static int store_lease_script(redisContext *c, const struct config *cfg, struct script *s,
-                              const char *token)
+                              const char *token, long long client, long long dead)
 {
-    char lease[STORE_KEY_MAX], worker[STORE_KEY_MAX], ms[24], now[24];
+    char lease[STORE_KEY_MAX], worker[STORE_KEY_MAX], ms[24], now[24], id[24], gone[24] = "";
     redisReply *r;
     int rc;
 
@@ -167,7 +173,10 @@ static int store_lease_script(redisContext *c, const struct config *cfg, struct 
     store_key(cfg, "worker", "", worker);
     snprintf(ms, sizeof ms, "%lld", cfg->worker_lease * 1000LL);
     snprintf(now, sizeof now, "%lld", clock_wall_ms());
-    r = script_eval_ok(c, s, 8, (const char *[]){NULL, NULL, "2", lease, worker, token, ms, now}, NULL);
+    snprintf(id, sizeof id, "%lld", client);
+    if (dead)
+        snprintf(gone, sizeof gone, "%lld", dead);
+    r = script_eval_ok(c, s, 10, (const char *[]){NULL, NULL, "2", lease, worker, token, ms, now, id, gone}, NULL);
     if (!r)
         return -1;
     rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
@@ -175,12 +184,46 @@ static int store_lease_script(redisContext *c, const struct config *cfg, struct 
     return rc;
 }
 
-int store_lease_hold(redisContext *c, const struct config *cfg, const char *token)
+int store_lease_hold(redisContext *c, const struct config *cfg, const char *token, long long client, long long dead)
 {
-    return store_lease_script(c, cfg, &hold_script, token);
+    return store_lease_script(c, cfg, &hold_script, token, client, dead);
+}
+
+long long store_lease_gone(redisContext *c, const struct config *cfg)
+{
+    char worker[STORE_KEY_MAX], filter[24];
+    redisReply *r;
+    long long id = 0;
+
+    store_key(cfg, "worker", "", worker);
+    if (!(r = redis_ok(c, 3, (const char *[]){"HGET", worker, "client"}, NULL)))
+        return -1;
+    if (r->type == REDIS_REPLY_STRING)
+        id = atoll(r->str);
+    freeReplyObject(r);
+    if (id <= 0)
+        return 0;
+    snprintf(filter, sizeof filter, "%lld", id);
+    /* An error reply (an ACL user without CLIENT) leaves only the lease's expiry. */
+    if (!(r = redis_cmd(c, 4, (const char *[]){"CLIENT", "LIST", "ID", filter}, NULL)))
+        return -1;
+    if (r->type != REDIS_REPLY_STRING || r->len > 0)
+        id = 0; /* still connected, or not known */
+    freeReplyObject(r);
+    return id;
+}
+
+long long store_client_id(redisContext *c)
+{
+    redisReply *r = redis_cmd(c, 2, (const char *[]){"CLIENT", "ID"}, NULL);
+    long long id = !r ? -1 : r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+
+    if (r)
+        freeReplyObject(r);
+    return id;
 }
 
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token)
 {
-    store_lease_script(c, cfg, &release_script, token);
+    store_lease_script(c, cfg, &release_script, token, 0, 0);
 }

@@ -16,6 +16,10 @@
 #include "redis.h"
 #include "store.h"
 
+/* How often a standby worker looks at the lease: a crashed active worker is replaced
+ * about this soon. */
+#define WORKER_STANDBY_MS 250
+
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig)
@@ -37,6 +41,7 @@ struct worker {
     redisContext *c;
     char token[128]; /* this run's lease token */
     char last[CURSOR_MAX]; /* the newest id it stored, "" before any */
+    long long client;      /* its connection's CLIENT ID, noted with the lease */
     int active;
     long long renewed_ms;
 };
@@ -78,14 +83,19 @@ static int worker_store(struct worker *w, const redisReply *r)
 static void worker_try_lead(struct worker *w)
 {
     redisReply *r;
-    int rc = store_lease_hold(w->c, w->cfg, w->token);
+    long long dead = 0;
+    int rc = store_lease_hold(w->c, w->cfg, w->token, w->client, 0);
 
-    if (rc < 0) {
+    /* Held: a holder whose connection Redis no longer has died (its kernel closed the
+     * socket), so the lease is taken now, not when it lapses. */
+    if (rc == 0 && (dead = store_lease_gone(w->c, w->cfg)) > 0)
+        rc = store_lease_hold(w->c, w->cfg, w->token, w->client, dead);
+    if (rc < 0 || dead < 0) {
         worker_drop(w);
         return;
     }
     if (rc == 0) {
-        nap(500);
+        nap(WORKER_STANDBY_MS);
         return;
     }
     log_info("active (lease %ds)", w->cfg->worker_lease);
@@ -110,7 +120,7 @@ static void worker_step(struct worker *w)
     int rc;
 
     if (clock_wall_ms() - w->renewed_ms >= period) {
-        rc = store_lease_hold(w->c, w->cfg, w->token);
+        rc = store_lease_hold(w->c, w->cfg, w->token, w->client, 0);
         if (rc <= 0) {
             log_warn(rc ? "lease renewal failed" : "lease lost; going standby");
             if (rc < 0)
@@ -170,10 +180,11 @@ int main(int argc, char **argv)
 
     while (!stopping && (!until || clock_wall_ms() < until)) {
         if (!w.c) {
-            if (!(w.c = redis_open(w.cfg, 5000)) || store_group(w.c, w.cfg) < 0) {
+            if (!(w.c = redis_open(w.cfg, 5000)) || store_group(w.c, w.cfg) < 0 ||
+                (w.client = store_client_id(w.c)) < 0) {
                 worker_drop(&w);
                 nap(backoff);
-                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                backoff = backoff < 1000 ? backoff * 2 : 1000;
                 continue;
             }
             backoff = 100;

@@ -197,3 +197,19 @@ test('a publish body far over every limit (12 MiB) gets the contract\'s JSON 413
     const ok = await s.publish({ channel: channelName('afterbig'), data: 1 });
     assert.equal(ok.status, 202, ok.text);
 });
+
+test('the active worker killed (SIGKILL): a standby takes over at once, not when the lease ' +
+    '(COMET_WORKER_LEASE, 10 s) lapses', { timeout: 90000 }, async () => {
+    const ch = channelName('takeover');
+    await s.startWorker('worker-b');
+    await s.publishIds({ channel: ch, data: 0 });
+    await s.stopComponent('worker', { signal: 'SIGKILL' });
+    // Within 6 s of the kill (the lease would hold 10 s): a ?wait=1 publish is stored.
+    const end = Date.now() + 6000;
+    let r;
+    do r = await s.publish({ channel: ch, data: 1 }, { wait: true });
+    while (r.status !== 200 && Date.now() < end);
+    assert.equal(r.status, 200, `no worker stored a publish within 6 s of the kill: ${r.status} ${r.text}`);
+    const got = await s.collect(ch, 0, { timeoutMs: 20000 });
+    assert.deepEqual([...new Set(got.events.map((e) => e.data))], [0, 1]);
+});
