@@ -14,6 +14,10 @@ struct config {
     const char *redis_user;     /* ACL user; empty for the default user */
     const char *redis_password;
     int redis_db;
+    const char *redis_sentinels; /* host:port,… of Redis Sentinels; when set, they name the master */
+    const char *redis_master;   /* the master's name at the Sentinels */
+    int redis_wait_replicas;    /* replicas that must have a publish before it is acknowledged */
+    int redis_wait_timeout;     /* milliseconds to wait for them (WAIT) */
     const char *prefix;         /* every Redis key starts with this */
     int history_size;           /* events kept per channel */
     int history_age;            /* seconds an event is kept; idle channels expire after it */

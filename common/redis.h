@@ -8,7 +8,24 @@
 
 #include "config.h"
 
-/* Connects (TCP or unix socket), authenticates and selects the database. Replies
+#define REDIS_SENTINEL_MS 300 /* how long one Sentinel may take to answer */
+
+/* Where Redis is: a unix socket (port 0, host the path), a host and port, or the master
+ * that the Sentinels of COMET_REDIS_SENTINELS name (sentinel 1; asked in turn, each
+ * for at most REDIS_SENTINEL_MS, so that a failover is followed on every connect).
+ * Returns 0, or -1 (logged) when no Sentinel knows the master. */
+struct redis_where {
+    char host[256];
+    int port;
+    int sentinel;
+};
+int redis_where(const struct config *cfg, struct redis_where *w);
+
+/* 1 when role is a ROLE reply of a master. */
+int redis_is_master(const redisReply *role);
+
+/* Connects (TCP or unix socket, or the master the Sentinels name, checked with ROLE),
+ * authenticates and selects the database. Replies
  * block for at most timeout_ms. Returns a new context (caller frees with
  * redisFree), or NULL after logging why. */
 redisContext *redis_open(const struct config *cfg, int timeout_ms);

@@ -144,23 +144,26 @@ int store_subscribe_async(redisAsyncContext *ac, const struct config *cfg, const
 int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel);
 
 /* Registers a waiting request until deadline_ms (wall clock), or removes it when
- * deadline_ms is 0. Returns 0 or -1. The _async form queues it, its answer ignored. */
+ * deadline_ms is 0. Returns 0 or -1. The _async form queues it, fn (with no data)
+ * getting the answer. */
 int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms);
 int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
-                        long long deadline_ms);
+                        long long deadline_ms, redisCallbackFn *fn);
 
 /* Admits one more waiting request (member, counted until deadline_ms, wall clock)
  * from client address addr, unless addr already has COMET_MAX_WAITING_PER_ADDR whose
  * deadline has not passed, across all nodes. Returns 0 when admitted, else the
  * milliseconds until the earliest of them ends at the latest; -1 on a Redis error.
- * store_leave takes an admitted member out again (0 or -1); the _async form queues it. */
+ * store_leave takes an admitted member out again (0 or -1); the _async form queues it
+ * (fn, with no data, gets the answer). */
 void store_admit_args(const struct config *cfg, const char *addr, const char *member, long long deadline_ms,
                       struct args *a);
 long long store_admit_result(const redisReply *r);
 long long store_admit(redisContext *c, const struct config *cfg, const char *addr, const char *member,
                       long long deadline_ms);
 int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
-int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member);
+int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member,
+                      redisCallbackFn *fn);
 
 /* ---- the worker (store_worker.c) ---- */
 
@@ -179,13 +182,25 @@ const redisReply *store_entries(const redisReply *r);
 /* Stores inbox entries through the atomic store script, pipelined: store_write_append
  * queues the script for one entry on c (returns 0, or -1 for a malformed entry or a
  * failed script load, nothing queued); expect is the newest id this worker stored ("":
- * none yet), which the script finds gone when Redis lost acknowledged events. Each
- * store_write_reply then reads one answer, in order: 1 when stored (last, CURSOR_MAX
- * bytes, gets its newest id), 0 when stored before, -1 on error, with *lost set when
- * the lease was lost. After an error, c must be dropped: answers may be unread. */
+ * none yet), which the script finds gone when Redis lost acknowledged events; confirm 0
+ * leaves a ?wait=1 publish's confirmation to the caller (store_confirm, once replicas
+ * have it). Each store_write_reply then reads one answer, in order: 1 when stored (last,
+ * CURSOR_MAX bytes, gets its newest id; *ids, when ids is not NULL, its ids as a new
+ * JSON array), 0 when stored before, -1 on error, with *lost set when the lease was
+ * lost. After an error, c must be dropped: answers may be unread. */
 int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry,
-                       const char *expect);
-int store_write_reply(redisContext *c, int *lost, char *last);
+                       const char *expect, int confirm);
+int store_write_reply(redisContext *c, int *lost, char *last, char **ids);
+
+/* The reply key of an inbox entry ("" for none). */
+const char *store_entry_reply_key(const redisReply *entry);
+
+/* Confirms a ?wait=1 publish: its ids (a JSON array) on reply_key. Returns 0 or -1. */
+int store_confirm(redisContext *c, const char *reply_key, const char *ids);
+
+/* WAIT: how many of replicas have every write made so far on c, waiting up to
+ * timeout_ms; -1 on an error. */
+long long store_replicated(redisContext *c, int replicas, int timeout_ms);
 
 /* The worker lease: takes it when free, keeps it when this token holds it, or takes it
  * from a holder whose connection is gone (dead: its client id, from store_lease_gone;

@@ -214,12 +214,12 @@ int store_waiting(redisContext *c, const struct config *cfg, const char *member,
 }
 
 int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
-                        long long deadline_ms)
+                        long long deadline_ms, redisCallbackFn *fn)
 {
     struct args a = {0};
 
     waiting_args(cfg, member, deadline_ms, &a);
-    return args_queue(ac, &a, NULL, NULL);
+    return args_queue(ac, &a, fn, NULL);
 }
 
 /* The key of client address addr's waiting set. */
@@ -287,10 +287,11 @@ int store_leave(redisContext *c, const struct config *cfg, const char *addr, con
     return args_run(c, &a);
 }
 
-int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member)
+int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member,
+                      redisCallbackFn *fn)
 {
     struct args a = {0};
 
     leave_args(cfg, addr, member, &a);
-    return args_queue(ac, &a, NULL, NULL);
+    return args_queue(ac, &a, fn, NULL);
 }

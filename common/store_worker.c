@@ -11,6 +11,7 @@
 #include "log.h"
 #include "redis.h"
 #include "args.h"
+#include "cursor.h"
 #include "script.h"
 #include "store_write_lua.h" /* generated from store_write.lua */
 #include "xalloc.h"
@@ -98,8 +99,15 @@ static const char *mark(const redisReply *fields, const char *m)
     return "";
 }
 
+const char *store_entry_reply_key(const redisReply *entry)
+{
+    const redisReply *fields = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
+
+    return fields && fields->type == REDIS_REPLY_ARRAY && fields->elements % 2 == 0 ? mark(fields, "!") : "";
+}
+
 int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry,
-                       const char *expect)
+                       const char *expect, int confirm)
 {
     const redisReply *fields = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
     struct args a = {0};
@@ -123,7 +131,7 @@ int store_write_append(redisContext *c, const struct config *cfg, const char *to
     args_str(&a, entry->element[0]->str);
     args_num(&a, cfg->history_size);
     args_num(&a, cfg->history_age * 1000LL);
-    args_str(&a, mark(fields, "!"));
+    args_str(&a, confirm ? mark(fields, "!") : "");
     args_key(&a, cfg, "c:", "");
     args_str(&a, mark(fields, "?"));
     args_str(&a, expect);
@@ -135,7 +143,20 @@ int store_write_append(redisContext *c, const struct config *cfg, const char *to
     return rc;
 }
 
-int store_write_reply(redisContext *c, int *lost, char *last)
+/* The ids of a store script's answer as a JSON array (new string). */
+static char *ids_json(const redisReply *r)
+{
+    json_t *a = json_array();
+    char *s;
+
+    for (size_t i = 0; i < r->elements; i++)
+        json_array_append_new(a, json_stringn(r->element[i]->str, r->element[i]->len));
+    s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+int store_write_reply(redisContext *c, int *lost, char *last, char **ids)
 {
     redisReply *r = NULL;
     int rc = -1;
@@ -155,9 +176,44 @@ int store_write_reply(redisContext *c, int *lost, char *last)
         rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
         if (rc && r->element[r->elements - 1]->type == REDIS_REPLY_STRING)
             snprintf(last, CURSOR_MAX, "%s", r->element[r->elements - 1]->str);
+        if (rc && ids)
+            *ids = ids_json(r);
     }
     freeReplyObject(r);
     return rc;
+}
+
+/* Confirms a ?wait=1 publish as the store script does when it may: the ids on the
+ * reply key, as a list (BLPOP) and as a pub/sub channel. */
+static const char confirm_lua[] =
+    "redis.call('RPUSH', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], 300)\n"
+    "redis.call('PUBLISH', KEYS[1], ARGV[1])\n"
+    "return 0\n";
+
+int store_confirm(redisContext *c, const char *reply_key, const char *ids)
+{
+    redisReply *r = redis_ok(c, 5, (const char *[]){"EVAL", confirm_lua, "1", reply_key, ids}, NULL);
+
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+long long store_replicated(redisContext *c, int replicas, int timeout_ms)
+{
+    char n[16], ms[16];
+    redisReply *r;
+    long long acks;
+
+    snprintf(n, sizeof n, "%d", replicas);
+    snprintf(ms, sizeof ms, "%d", timeout_ms);
+    if (!(r = redis_ok(c, 3, (const char *[]){"WAIT", n, ms}, NULL)))
+        return -1;
+    acks = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return acks;
 }
 
 /* Runs a lease script over KEYS lease, worker and ARGV token, ms, now; returns its

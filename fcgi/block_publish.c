@@ -69,6 +69,21 @@ static void block_wait(redisContext *c, const struct config *cfg, const char *co
     free(ids);
 }
 
+/* A queued publish's 202, once COMET_REDIS_WAIT_REPLICAS replicas have it (else 504). */
+static void block_replicated(redisContext *c, const struct config *cfg, const char *cors, long long n,
+                             struct buf *out)
+{
+    long long acks = cfg->redis_wait_replicas ? store_replicated(c, cfg->redis_wait_replicas,
+                                                                 cfg->redis_wait_timeout) : 0;
+
+    if (acks < 0)
+        conn_drop();
+    if (acks < cfg->redis_wait_replicas)
+        outcome_unreplicated(out, cors, n, acks);
+    else
+        outcome_queued(out, cors, n, 0);
+}
+
 /* Queues job on c and answers what queueing did. */
 static void block_queue(redisContext *c, const struct config *cfg, const char *cors, const struct publish_job *job,
                         struct buf *out)
@@ -87,9 +102,9 @@ static void block_queue(redisContext *c, const struct config *cfg, const char *c
     if (q.status == STORE_QUEUED)
         log_info("%zu events by %s", job->batch.n, job->who);
     if (q.status == STORE_QUEUED && job->wait)
-        block_wait(c, cfg, cors, reply_key, q.n, out);
+        block_wait(c, cfg, cors, reply_key, q.n, out); /* the worker confirms once replicated */
     else if (q.status == STORE_QUEUED)
-        outcome_queued(out, cors, q.n, 0);
+        block_replicated(c, cfg, cors, q.n, out);
     else if (q.status == STORE_REPLAY)
         block_replay(c, cfg, cors, job, &q, out);
     else if (q.status == STORE_CONFLICT)

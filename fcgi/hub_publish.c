@@ -21,6 +21,7 @@
 enum pub_phase {
     PUB_RATE,     /* counting a keyless publish */
     PUB_QUEUE,    /* queueing (or waiting for the replies' pattern to be subscribed first) */
+    PUB_REPLICATE, /* queued: waiting for replicas to have it (WAIT) */
     PUB_CONFIRM,  /* queued: waiting for the worker's ids */
     PUB_REPLAY    /* a retry: polling the first publish's ids */
 };
@@ -122,6 +123,40 @@ static int pub_subscribe_replies(void)
 
 /* ---- queueing ---- */
 
+/* WAIT's answer after a plain publish: how many replicas have it. */
+static void pub_replicated(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct hub_pub *p = priv;
+    redisReply *r = reply;
+    long long acks = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+
+    (void)ac;
+    if (hub_req_release(&p->req) || p->req.ending)
+        return;
+    link_refused(r);
+    if (acks >= pubs.cfg->redis_wait_replicas)
+        PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, p->n, 0));
+    else
+        PUB_ANSWER(p, outcome_unreplicated(&p->req.out, p->req.cors, p->n, acks));
+}
+
+/* Queued without ?wait=1: 202 once COMET_REDIS_WAIT_REPLICAS replicas have it. WAIT
+ * counts this connection's writes so far, so it goes on the command connection. */
+static void pub_replicate(struct hub_pub *p)
+{
+    redisAsyncContext *cmd = link_cmd();
+
+    p->phase = PUB_REPLICATE;
+    if (!pubs.cfg->redis_wait_replicas) {
+        PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, p->n, 0));
+    } else if (!cmd || redisAsyncCommand(cmd, pub_replicated, p, "WAIT %d %d", pubs.cfg->redis_wait_replicas,
+                                         pubs.cfg->redis_wait_timeout) != REDIS_OK) {
+        link_fail();
+    } else {
+        hub_req_hold(&p->req);
+    }
+}
+
 /* What queueing did (reply NULL: no answer came, the outcome is unknown). */
 static void pub_queued(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -132,6 +167,7 @@ static void pub_queued(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (hub_req_release(&p->req) || p->req.ending)
         return;
+    link_refused(reply);
     publish_store(&p->job, p->reply_key, &sp);
     store_queue_result(reply, &sp, &q);
     p->n = q.n;
@@ -144,12 +180,13 @@ static void pub_queued(redisAsyncContext *ac, void *reply, void *priv)
     } else if (q.status == STORE_REPLAY && p->job.wait && !q.ids) {
         p->phase = PUB_REPLAY;
         p->polling = 0;
-    } else if (q.status == STORE_QUEUED || q.status == STORE_REPLAY) {
-        int replay = q.status == STORE_REPLAY;
+    } else if (q.status == STORE_QUEUED) {
+        pub_replicate(p);
+    } else if (q.status == STORE_REPLAY) {
         if (q.ids && p->job.wait)
-            PUB_ANSWER(p, outcome_stored(&p->req.out, p->req.cors, q.ids, replay));
+            PUB_ANSWER(p, outcome_stored(&p->req.out, p->req.cors, q.ids, 1));
         else
-            PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, q.n, replay));
+            PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, q.n, 1));
     } else if (q.status == STORE_CONFLICT) {
         PUB_ANSWER(p, outcome_conflict(&p->req.out, p->req.cors));
     } else if (q.status == STORE_UNKNOWN) {
@@ -275,7 +312,7 @@ static void pub_down(struct hub_req *r)
     struct hub_pub *p = (struct hub_pub *)r;
 
     pub_unlist(p);
-    if (p->phase == PUB_CONFIRM || p->phase == PUB_REPLAY)
+    if (p->phase == PUB_CONFIRM || p->phase == PUB_REPLAY || p->phase == PUB_REPLICATE)
         PUB_ANSWER(p, outcome_unknown(&p->req.out, p->req.cors, p->n, 1));
     else
         pub_answer_unavailable(p);
@@ -291,6 +328,8 @@ static void pub_stop(struct hub_req *r)
     pub_unlist(p);
     if (p->phase == PUB_CONFIRM || p->phase == PUB_REPLAY)
         PUB_ANSWER(p, outcome_unconfirmed(&p->req.out, p->req.cors, p->n, p->phase == PUB_REPLAY));
+    else if (p->phase == PUB_REPLICATE)
+        PUB_ANSWER(p, outcome_unreplicated(&p->req.out, p->req.cors, p->n, -1));
     else if (sent)
         PUB_ANSWER(p, outcome_unknown(&p->req.out, p->req.cors, (long long)p->job.batch.n, 0));
     else

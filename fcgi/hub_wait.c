@@ -65,7 +65,7 @@ static void waiter_page(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (hub_req_release(&w->req) || w->req.ending || !reply)
         return;
-    if (store_page_parse(reply, &page) < 0) {
+    if (link_refused(reply) || store_page_parse(reply, &page) < 0) {
         waiter_fail(&w->req);
         return;
     }
@@ -83,7 +83,7 @@ static void waiter_read(struct hub_waiter *w)
     redisAsyncContext *cmd = link_cmd();
     char since[CURSOR_MAX];
 
-    if (!cmd || (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until) < 0)) {
+    if (!cmd || (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0)) {
         link_fail();
         return;
     }
@@ -121,6 +121,7 @@ static void waiter_admitted(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (hub_req_release(&w->req) || w->req.ending || !reply)
         return;
+    link_refused(reply);
     if (rc == 0) {
         w->admitted = 1;
         waiter_join(w);
@@ -179,8 +180,8 @@ static void waiter_leave(struct hub_req *r)
 
     for (size_t k = 0; k < w->n; k++)
         channel_leave(&w->m[k]);
-    if (cmd && ((w->read && store_waiting_async(cmd, wait.cfg, w->name, 0) < 0) ||
-                (w->admitted && store_leave_async(cmd, wait.cfg, w->addr, w->name) < 0)))
+    if (cmd && ((w->read && store_waiting_async(cmd, wait.cfg, w->name, 0, link_reply) < 0) ||
+                (w->admitted && store_leave_async(cmd, wait.cfg, w->addr, w->name, link_reply) < 0)))
         link_fail();
     atomic_fetch_sub(&wait_count, 1);
 }

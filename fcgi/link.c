@@ -66,12 +66,22 @@ static void link_logged_in(redisAsyncContext *ac, void *reply, void *priv)
     }
 }
 
-/* Opens connection i; returns 0 or -1. */
-static int link_open(int i)
+/* Through the Sentinels, the server must still be the master: right after a failover
+ * the old one may answer as a replica. */
+static void link_role(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac, (void)priv;
+    if (reply && !redis_is_master(reply)) {
+        log_warn("redis: the server the Sentinels named is not a master (yet)");
+        link_fail();
+    }
+}
+
+/* Opens connection i to w; returns 0 or -1. */
+static int link_open(int i, const struct redis_where *w)
 {
     const struct config *cfg = link.cfg;
-    redisAsyncContext *ac = cfg->redis_socket[0] ? redisAsyncConnectUnix(cfg->redis_socket)
-                                                 : redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+    redisAsyncContext *ac = w->port ? redisAsyncConnect(w->host, w->port) : redisAsyncConnectUnix(w->host);
     struct redis_login l;
 
     if (!ac || ac->err) {
@@ -90,6 +100,8 @@ static int link_open(int i)
     redis_login(cfg, &l);
     for (int k = 0; k < l.n; k++)
         redisAsyncCommandArgv(ac, link_logged_in, NULL, l.argc[k], l.argv[k], NULL);
+    if (w->sentinel)
+        redisAsyncCommand(ac, link_role, NULL, "ROLE");
     return 0;
 }
 
@@ -107,14 +119,35 @@ enum link_state link_state(void)
 
 void link_connect(void)
 {
+    struct redis_where w;
+
     if (link.state != LINK_DOWN)
         return;
     link.state = LINK_CONNECTING;
     link.connected = 0;
     link.pinging = 0;
     link.since = clock_ms();
-    if (link_open(SUB) < 0 || link_open(CMD) < 0)
+    /* Asking the Sentinels blocks the loop for at most REDIS_SENTINEL_MS each, and only
+     * while the link is down anyway. */
+    if (redis_where(link.cfg, &w) < 0 || link_open(SUB, &w) < 0 || link_open(CMD, &w) < 0)
         link_fail();
+}
+
+int link_refused(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return 0;
+    log_warn("redis: %s", r->str);
+    /* A master demoted to a replica (a failover): connect again, through the Sentinels. */
+    if (strncmp(r->str, "READONLY", 8) == 0)
+        link_fail();
+    return 1;
+}
+
+void link_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac, (void)priv;
+    link_refused(reply);
 }
 
 redisAsyncContext *link_sub(void)

@@ -43,6 +43,13 @@ redisAsyncContext *link_cmd(void);
  * that takes too long): down follows, now or once the current callback returns. */
 void link_fail(void);
 
+/* 1 when r is an error reply (logged); one that says Redis became a replica (READONLY,
+ * after a failover) also fails the link, which reconnects through the Sentinels. */
+int link_refused(const redisReply *r);
+
+/* The callback of a command whose answer is not needed: link_refused on it. */
+void link_reply(redisAsyncContext *ac, void *reply, void *priv);
+
 /* The watchdog, every tick (now: clock_ms): gives up a connect, or a command
  * connection with a PING unanswered, after LINK_TIMEOUT_MS; sends the next PING. */
 void link_tick(long long now);

@@ -40,6 +40,17 @@ void outcome_unknown(struct buf *out, const char *cors, long long n, int queued)
     reply_json_to(out, 504, cors, body, NULL);
 }
 
+void outcome_unreplicated(struct buf *out, const char *cors, long long n, long long replicas)
+{
+    json_t *body = json_pack("{s:s, s:s, s:I}", "error",
+                             "queued on the Redis master, but not on enough replicas in time "
+                             "(COMET_REDIS_WAIT_REPLICAS): a failover now could lose it",
+                             "outcome", "unknown", "accepted", (json_int_t)n);
+
+    json_object_set_new(body, "replicas", json_integer(replicas < 0 ? 0 : replicas));
+    reply_json_to(out, 504, cors, body, NULL);
+}
+
 void outcome_conflict(struct buf *out, const char *cors)
 {
     reply_error_to(out, 422, cors, NULL, "Idempotency-Key: already used for a different request");

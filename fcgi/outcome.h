@@ -18,6 +18,10 @@ void outcome_unconfirmed(struct buf *out, const char *cors, long long n, int rep
  * it, so whether it is stored is unknown. n: its events. */
 void outcome_unknown(struct buf *out, const char *cors, long long n, int queued);
 
+/* 504: queued on the master, but fewer replicas than COMET_REDIS_WAIT_REPLICAS have it
+ * (replicas did); a failover now could lose it. */
+void outcome_unreplicated(struct buf *out, const char *cors, long long n, long long replicas);
+
 void outcome_conflict(struct buf *out, const char *cors);
 void outcome_rate_limited(struct buf *out, const char *cors, int per_minute, long long now_ms);
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "redis.h"
 #include "store.h"
+#include "xalloc.h"
 
 /* How often a standby worker looks at the lease: a crashed active worker is replaced
  * about this soon. */
@@ -54,6 +55,23 @@ static void worker_drop(struct worker *w)
     w->active = 0;
 }
 
+/* With COMET_REDIS_WAIT_REPLICAS, confirms the ?wait=1 publishes of a stored batch
+ * once that many replicas have it (WAIT), so a failover cannot lose a confirmed event.
+ * keys[i] and ids[i] (freed here) are the n stored entries' reply keys and ids. */
+static void worker_confirm(struct worker *w, const char **keys, char **ids, size_t n)
+{
+    long long acks = n ? store_replicated(w->c, w->cfg->redis_wait_replicas, w->cfg->redis_wait_timeout) : 0;
+
+    if (n && acks < w->cfg->redis_wait_replicas)
+        log_warn("%lld of %d replicas have the last %zu publishes: not confirmed", acks < 0 ? 0 : acks,
+                 w->cfg->redis_wait_replicas, n);
+    for (size_t i = 0; i < n; i++) {
+        if (acks >= w->cfg->redis_wait_replicas)
+            store_confirm(w->c, keys[i], ids[i]);
+        free(ids[i]);
+    }
+}
+
 /* Stores every entry of a claim or take reply, in order, pipelined: one round trip
  * for the batch, not one per entry (each script stays atomic, and Redis runs them in
  * order). Returns 0, or -1 after the lease was lost or Redis failed; the worker is then
@@ -61,15 +79,33 @@ static void worker_drop(struct worker *w)
 static int worker_store(struct worker *w, const redisReply *r)
 {
     const redisReply *entries = store_entries(r);
-    size_t n = 0, i = 0;
-    int lost = 0;
+    int confirm = w->cfg->redis_wait_replicas == 0, lost = 0, rc;
+    size_t n = 0, i = 0, waits = 0;
+    const char **keys;
+    char **ids;
 
     if (!entries)
         return 0;
-    while (n < entries->elements && store_write_append(w->c, w->cfg, w->token, entries->element[n], w->last) == 0)
+    keys = xcalloc(entries->elements, sizeof *keys);
+    ids = xcalloc(entries->elements, sizeof *ids);
+    while (n < entries->elements &&
+           store_write_append(w->c, w->cfg, w->token, entries->element[n], w->last, confirm) == 0)
         n++;
-    while (i < n && store_write_reply(w->c, &lost, w->last) >= 0)
-        i++;
+    for (; i < n; i++) {
+        char *json = NULL;
+        const char *key = store_entry_reply_key(entries->element[i]);
+        if ((rc = store_write_reply(w->c, &lost, w->last, confirm ? NULL : &json)) < 0)
+            break;
+        if (rc > 0 && json && *key) {
+            keys[waits] = key;
+            ids[waits++] = json;
+        } else {
+            free(json);
+        }
+    }
+    worker_confirm(w, keys, ids, waits);
+    free(keys);
+    free(ids);
     if (i == entries->elements)
         return 0;
     if (lost)
