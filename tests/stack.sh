@@ -10,7 +10,8 @@ bindir=${COMET_BIN_DIR:-build}
 
 usage() {
     cat >&2 <<'EOF'
-usage: stack.sh redis DIR PORT | worker DIR [NAME] | apache|lighttpd|proxy|nginx DIR PORT | stop DIR | run
+usage: stack.sh redis DIR PORT | replica DIR PORT MASTER_PORT | sentinel DIR NAME PORT MASTER_PORT MASTER_NAME |
+       worker DIR [NAME] | apache|lighttpd|proxy|nginx DIR PORT | stop DIR | run
 EOF
     exit 2
 }
@@ -117,6 +118,31 @@ cmd_redis() {
     launch redis "$dir" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --appendfsync everysec \
         --dir "$dir" --logfile "$dir/redis.log" --daemonize no
     ready redis "$dir" redis_ping "$port"
+}
+
+# replica DIR PORT MASTER_PORT: a durable replica of the Redis on MASTER_PORT, in DIR/replica-PORT/.
+cmd_replica() {
+    local dir=$1 port=$2 master=$3
+    mkdir -p "$dir/replica-$port"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    launch "replica-$port" "$dir" redis-server --bind 127.0.0.1 --port "$port" --replicaof 127.0.0.1 "$master" \
+        --save '' --appendonly yes --appendfsync everysec --dir "$dir/replica-$port" \
+        --logfile "$dir/replica-$port.log" --daemonize no
+    ready "replica-$port" "$dir" redis_ping "$port"
+}
+
+# sentinel DIR NAME PORT MASTER_PORT MASTER_NAME: a Redis Sentinel watching that master (quorum
+# 2, down after 1 s), so that the tests see a failover within seconds.
+cmd_sentinel() {
+    local dir=$1 name=$2 port=$3 master=$4 mname=$5
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    printf '%s\n' "port $port" "bind 127.0.0.1" "dir $dir" "sentinel monitor $mname 127.0.0.1 $master 2" \
+        "sentinel down-after-milliseconds $mname 1000" "sentinel failover-timeout $mname 5000" > "$dir/$name.conf"
+    launch "$name" "$dir" redis-server "$dir/$name.conf" --sentinel --logfile "$dir/$name.log"
+    ready "$name" "$dir" redis_ping "$port"
 }
 
 # listening PORT: something accepts connections on 127.0.0.1:PORT.
@@ -291,6 +317,8 @@ EOF
 
 case ${1:-} in
     redis) [[ $# -eq 3 ]] || usage; cmd_redis "$2" "$3" ;;
+    replica) [[ $# -eq 4 ]] || usage; cmd_replica "$2" "$3" "$4" ;;
+    sentinel) [[ $# -eq 6 ]] || usage; cmd_sentinel "$2" "$3" "$4" "$5" "$6" ;;
     lighttpd) [[ $# -eq 3 ]] || usage; cmd_lighttpd "$2" "$3" ;;
     proxy) [[ $# -eq 3 ]] || usage; cmd_proxy "$2" "$3" ;;
     nginx) [[ $# -eq 3 ]] || usage; cmd_nginx "$2" "$3" ;;

@@ -567,7 +567,7 @@ export async function startStack(opts = {}) {
 
     const s = {
         dir, key, redisPort: 0, webs, server: SERVER, external: EXTERNAL, workerNames: workers.map((w) => w.name),
-        log: [],
+        log: [], redisEnv: {},
     };
     s.dirs = () => [dir, ...webs.slice(1).map((a) => a.dir)];
     s.env = (extra = {}) => {
@@ -575,7 +575,7 @@ export async function startStack(opts = {}) {
         env.COMET_REDIS_HOST = HOST;
         env.COMET_REDIS_PORT = String(s.redisPort);
         env.COMET_PUBLISH_KEYS = key;
-        return { ...env, ...(opts.env || {}), ...extra };
+        return { ...env, ...(opts.env || {}), ...s.redisEnv, ...extra };
     };
     s.sh = async (args, extraEnv = {}, timeoutMs = 90000) => {
         const r = await run(STACK_SH, args, { env: s.env(extraEnv), timeoutMs });
@@ -612,6 +612,8 @@ export async function startStack(opts = {}) {
                 if (i >= 2) throw e;
             }
         }
+        // What the Redis side adds (replicas, Sentinels) and the settings that point to it.
+        if (opts.afterRedis) s.redisEnv = await opts.afterRedis(s);
         for (const w of workers) await s.startWorker(w.name, w.env);
         for (let i = 0; i < webs.length; i++) {
             for (let k = 0; ; k++) {
