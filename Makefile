@@ -103,6 +103,12 @@ run: deps all
 bench: deps
 	bench/run.sh
 
+# Fault injection (tests/chaos/chaos.mjs) behind Apache + mod_fcgid and lighttpd, each a
+# bounded run of about two minutes; CHAOS_FAULT_SECONDS and CHAOS_RATE tune it.
+chaos: deps
+	$(MAKE) all
+	for s in apache lighttpd; do COMET_IT_SERVER=$$s COMET_BIN_DIR=build node tests/chaos/chaos.mjs || exit 1; done
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi
 	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
@@ -115,5 +121,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all deps unit fuzz-build fuzz test run bench install uninstall clean
+.PHONY: all deps unit fuzz-build fuzz test run bench chaos install uninstall clean
 -include $(shell find build -name '*.d' 2>/dev/null)
