@@ -33,7 +33,6 @@ export const FAULTS = {
     },
     'web-reload': async (s) => {
         process.kill(s.pid('web'), SERVER === 'nginx' ? 'SIGHUP' : 'SIGUSR1');
-        await sleep(500);
     },
 };
 
@@ -180,13 +179,13 @@ export async function runChaos({ faults = Object.keys(FAULTS), faultSeconds = 10
         kinds ??= ['sse', 'sse', 'sse', 'sse', 'poll', 'poll', 'poll', 'poll', 'stream', 'stream'];
         const subs = kinds.map((k) => subscriber(s, k, ch, start));
         const pub = publisher(s, ch, rate);
-        await sleep(2000);
+        await recovery(s, ch, subs, pub, 60000); // every subscriber is live
         for (const name of faults) {
             const t = Date.now();
             const note = await FAULTS[name](s, faultSeconds);
             report.faults.push({ name, faultMs: Date.now() - t, note,
                 recoveryMs: note ? null : await recovery(s, ch, subs, pub, 60000) });
-            await sleep(1000);
+            await sleep(1000); // a second of traffic between two faults
         }
         pub.stop = true;
         await pub.done;
