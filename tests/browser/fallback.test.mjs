@@ -30,8 +30,8 @@ async function fallsBack(transports, expected) {
         const ch = channelName('fb');
         const sse0 = proxy.counts['/comet/sse'] || 0;
         const t0 = Date.now();
-        await page.evaluate(([t, c]) => listen(track(new Comet.Client('/comet', { transports: t || undefined, shared: false,
-            stallTimeout: STALL })), c), [transports, ch]);
+        await page.evaluate(([t, c, stall]) => listen(track(new Comet.Client('/comet', { transports: t || undefined,
+            shared: false, stallTimeout: stall })), c), [transports, ch, STALL]);
         await waitForState(page, 'open', STALL + WAIT_MS);
         const ms = Date.now() - t0;
         const info = await page.evaluate(() => ({ transport: T.clients[0].transport, transports: T.transports, errors: T.errors }));

@@ -20,13 +20,13 @@ after(async () => {
 async function waiters() {
     const ch = channelName('sig');
     const [cursor] = await s.publishIds({ channel: ch, data: 0 });
-    const base = (await s.stats()).waiting;
+    const before = await s.waitingSet();
     const t = Date.now();
     const poll = s.poll({ channel: ch, since: cursor, timeout: 30 }, { timeoutMs: 60000 });
     poll.catch(() => {});
     const sse = s.sse({ channel: ch, since: cursor });
     await sse.waitOpen();
-    await s.untilWaiting(base + 2, { what: 'the poll and the stream waiting', requests: [poll] });
+    await s.untilNewWaiting(before, 2, { what: 'the poll and the stream waiting', requests: [poll] });
     return { ch, cursor, poll, sse, t };
 }
 

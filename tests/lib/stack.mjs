@@ -768,17 +768,50 @@ export async function startStack(opts = {}) {
     };
 
     /**
-     * Starts fn() (a poll or a stream) and resolves with {req: what fn returned} once
-     * stats.waiting has grown by one: the request reached comet.fcgi and is waiting (a
-     * request may first wait for mod_fcgid to spawn a process). Rejects after ms. (A request
-     * without since starts from what its first history read finds: in external mode that
-     * read goes to Redis with the count; under mod_fcgid the process sends it right after.)
+     * The members of web node instance's waiting set in Redis (PREFIX waiting): one per
+     * request that waits, whatever other requests come and go (a stream a test closed under
+     * mod_fcgid leaves only at its next heartbeat, so counts alone can cross).
+     */
+    s.waitingSet = async (instance = 0) => {
+        const prefix = webs[instance].env.COMET_PREFIX ?? opts.env?.COMET_PREFIX ?? 'comet:';
+        return new Set((await s.redis('ZRANGE', `${prefix}waiting`, 0, -1)).split('\n').filter(Boolean));
+    };
+
+    /**
+     * Resolves once n requests that were not waiting in before (a waitingSet()) wait on
+     * instance: they reached comet.fcgi, subscribed and were counted (counted after their
+     * subscription, so an event published from then on reaches them). requests: as for
+     * untilWaiting. Rejects after ms, saying how many it saw.
+     */
+    s.untilNewWaiting = async (before, n = 1, { instance = 0, ms = WAIT_MS, what = `${n} new requests waiting`,
+        requests = [] } = {}) => {
+        let seen = 'none yet';
+        let early = null;
+        for (const p of requests) {
+            if (!p || typeof p.then !== 'function') continue;
+            p.then((r) => (early ??= `answered ${r && r.status} ${String(r && r.text).slice(0, 300)}`),
+                (e) => (early ??= `failed: ${e.message}`));
+        }
+        await until(async () => {
+            if (early) throw new Error(`${what}: a request ${early} before it was counted waiting (new: ${seen})`);
+            const now = [...(await s.waitingSet(instance))].filter((m) => !before.has(m));
+            seen = now.length;
+            return now.length >= n;
+        }, ms, () => `${what} (new in the waiting set: ${seen})`);
+    };
+
+    /**
+     * Starts fn() (a poll or a stream) and resolves with {req: what fn returned} once it
+     * waits: a new member of the waiting set (a request may first wait for mod_fcgid to spawn
+     * a process). Rejects after ms, or at once when it answered first. (A request without
+     * since starts from what its first history read finds: in external mode that read goes
+     * to Redis with the count; under mod_fcgid the process sends it right after.)
      */
     s.whenWaiting = async (fn, { instance = 0, ms = WAIT_MS } = {}) => {
-        const base = (await s.stats(instance)).waiting;
+        const before = await s.waitingSet(instance);
         const req = fn();
         if (req && typeof req.catch === 'function') req.catch(() => {});
-        await s.untilWaiting(base + 1, { instance, ms, what: 'the request to be waiting', requests: [req] });
+        await s.untilNewWaiting(before, 1, { instance, ms, what: 'the request to be waiting', requests: [req] });
         return { req };
     };
 
