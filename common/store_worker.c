@@ -76,66 +76,69 @@ const redisReply *store_entries(const redisReply *r)
     return r->element[1];
 }
 
-int store_write_append(redisContext *c, const struct config *cfg, const char *token,
-                       const redisReply *entry)
+/* 1 when a field name is one of the marks ("!" reply key, "?" idempotency key). */
+static int is_mark(const redisReply *name)
 {
-    const redisReply *id, *fields;
-    const char *reply_key = "", *idem_key = "";
-    const char **argv;
-    size_t *lens, argc, nev = 0;
-    char (*keys)[STORE_KEY_MAX];
-    char nkeys[16], size[16], age[24], pubsub[STORE_KEY_MAX];
-    int rc = -1;
+    return strcmp(name->str, "!") == 0 || strcmp(name->str, "?") == 0;
+}
 
-    if (!write_script.sha[0] && script_load(c, &write_script) < 0)
-        return -1;
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
-        return -1;
-    id = entry->element[0];
-    fields = entry->element[1];
-    if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
-        return -1;
-    /* 10 fixed arguments, then per event a key, a channel and a tail. */
-    argv = xmalloc((3 * fields->elements / 2 + 16) * sizeof *argv);
-    lens = xmalloc((3 * fields->elements / 2 + 16) * sizeof *lens);
-    keys = xmalloc((fields->elements / 2 + 4) * sizeof *keys);
+/* The keys of one entry's store script call into keys: inbox, last, lease, stats, then
+ * a history key per event; the marks' keys into *reply_key and *idem_key. Returns the
+ * number of events. */
+static size_t write_keys(const struct config *cfg, const redisReply *fields, char (*keys)[STORE_KEY_MAX],
+                         const char **reply_key, const char **idem_key)
+{
+    size_t nev = 0;
+
     store_key(cfg, "inbox", "", keys[0]);
     store_key(cfg, "last", "", keys[1]);
     store_key(cfg, "lease", "", keys[2]);
     store_key(cfg, "stats", "", keys[3]);
     for (size_t i = 0; i < fields->elements; i += 2) {
         if (strcmp(fields->element[i]->str, "!") == 0)
-            reply_key = fields->element[i + 1]->str;
+            *reply_key = fields->element[i + 1]->str;
         else if (strcmp(fields->element[i]->str, "?") == 0)
-            idem_key = fields->element[i + 1]->str;
+            *idem_key = fields->element[i + 1]->str;
         else
             store_key(cfg, "h:", fields->element[i]->str, keys[4 + nev++]);
     }
-    argc = 2;
+    return nev;
+}
+
+int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry)
+{
+    const redisReply *fields = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
+    const char *reply_key = "", *idem_key = "", **argv;
+    char (*keys)[STORE_KEY_MAX], nkeys[16], size[16], age[24], pubsub[STORE_KEY_MAX];
+    size_t *lens, argc = 2, nev;
+    int rc;
+
+    if ((!write_script.sha[0] && script_load(c, &write_script) < 0) || !fields ||
+        fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
+        return -1;
+    /* 10 fixed arguments, then per event a key, a channel and a tail. */
+    argv = xmalloc((3 * fields->elements / 2 + 16) * sizeof *argv);
+    lens = xmalloc((3 * fields->elements / 2 + 16) * sizeof *lens);
+    keys = xmalloc((fields->elements / 2 + 4) * sizeof *keys);
+    nev = write_keys(cfg, fields, keys, &reply_key, &idem_key);
     snprintf(nkeys, sizeof nkeys, "%zu", nev + 4);
-    argv[argc++] = nkeys;
-    for (size_t i = 0; i < nev + 4; i++)
-        argv[argc++] = keys[i];
     snprintf(size, sizeof size, "%d", cfg->history_size);
     snprintf(age, sizeof age, "%lld", cfg->history_age * 1000LL);
     store_key(cfg, "c:", "", pubsub);
-    argv[argc++] = token;
-    argv[argc++] = id->str;
-    argv[argc++] = size;
-    argv[argc++] = age;
-    argv[argc++] = reply_key;
-    argv[argc++] = pubsub;
-    argv[argc++] = idem_key;
-    for (size_t i = 2; i < argc; i++) /* store_eval fills in the first two */
+    argv[argc++] = nkeys;
+    for (size_t i = 0; i < nev + 4; i++)
+        argv[argc++] = keys[i];
+    for (const char *const *a = (const char *const[]){token, entry->element[0]->str, size, age, reply_key, pubsub,
+                                                      idem_key, NULL};
+         *a; a++)
+        argv[argc++] = *a;
+    for (size_t i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    for (size_t i = 0; i < fields->elements; i += 2) {
-        if (strcmp(fields->element[i]->str, "!") == 0 || strcmp(fields->element[i]->str, "?") == 0)
-            continue;
-        for (size_t k = 0; k < 2; k++) {
+    for (size_t i = 0; i < fields->elements; i += 2)
+        for (size_t k = 0; k < 2 && !is_mark(fields->element[i]); k++) {
             lens[argc] = fields->element[i + k]->len;
             argv[argc++] = fields->element[i + k]->str;
         }
-    }
     argv[0] = "EVALSHA";
     argv[1] = write_script.sha;
     lens[0] = 7;

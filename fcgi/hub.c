@@ -104,8 +104,9 @@ static void waiter_close(struct hub_waiter *w)
 }
 
 /* Writes what is queued; closes the waiter once its end is written, its client is
- * gone, or it piled up more than HUB_OUT_MAX unread. */
-static void waiter_flush(struct hub_waiter *w)
+ * gone, or it piled up more than HUB_OUT_MAX unread. Returns 1 when it closed it (w
+ * may then be freed). */
+static int waiter_flush(struct hub_waiter *w)
 {
     while (w->out.len) {
         ssize_t n = write(w->watch.fd, w->out.s, w->out.len);
@@ -113,15 +114,16 @@ static void waiter_flush(struct hub_waiter *w)
             continue;
         if (n < 0 && errno == EAGAIN && w->out.len <= HUB_OUT_MAX) {
             loop_mod(hub.loop, &w->watch, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
-            return;
+            return 0;
         }
         if (n <= 0)
             break;
         buf_consume(&w->out, (size_t)n);
     }
     if (w->out.len == 0 && !w->ending)
-        return;
+        return 0;
     waiter_close(w);
+    return 1;
 }
 
 /* Wraps what the session appended to w->out since at in records, ends the response
@@ -336,8 +338,7 @@ static void hub_drain(void)
         }
     while ((w = LIST_FIRST(&hub.all))) {
         poll(&(struct pollfd){.fd = w->watch.fd, .events = POLLOUT}, 1, 1000);
-        waiter_flush(w);
-        if (!w->closed)
+        if (!waiter_flush(w))
             waiter_close(w);
     }
 }

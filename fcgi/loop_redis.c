@@ -16,33 +16,18 @@ static void loop_redis_arm(struct loop_redis *lr, uint32_t events)
     lr->events = events;
 }
 
-static void add_read(void *p)
+/* hiredis' four hooks: one event on or off. */
+static void loop_redis_set(void *p, uint32_t event, int on)
 {
     struct loop_redis *lr = p;
 
-    loop_redis_arm(lr, lr->events | EPOLLIN);
+    loop_redis_arm(lr, on ? lr->events | event : lr->events & ~event);
 }
 
-static void del_read(void *p)
-{
-    struct loop_redis *lr = p;
-
-    loop_redis_arm(lr, lr->events & ~(uint32_t)EPOLLIN);
-}
-
-static void add_write(void *p)
-{
-    struct loop_redis *lr = p;
-
-    loop_redis_arm(lr, lr->events | EPOLLOUT);
-}
-
-static void del_write(void *p)
-{
-    struct loop_redis *lr = p;
-
-    loop_redis_arm(lr, lr->events & ~(uint32_t)EPOLLOUT);
-}
+static void add_read(void *p) { loop_redis_set(p, EPOLLIN, 1); }
+static void del_read(void *p) { loop_redis_set(p, EPOLLIN, 0); }
+static void add_write(void *p) { loop_redis_set(p, EPOLLOUT, 1); }
+static void del_write(void *p) { loop_redis_set(p, EPOLLOUT, 0); }
 
 static void cleanup(void *p)
 {

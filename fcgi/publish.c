@@ -120,13 +120,42 @@ static const char *item_channel(json_t *v, size_t i, const struct config *cfg, c
     return json_string_value(v);
 }
 
+/* The channel names of item i (channel, or channels: distinct) into names, *n of them.
+ * Returns 0 or -1 with err set. */
+static int item_channels(json_t *channel, json_t *channels, size_t i, const struct config *cfg,
+                         const char **names, size_t *n, char *err, size_t errlen)
+{
+    json_t *v;
+    size_t k;
+
+    *n = 0;
+    if (channel)
+        return (names[(*n)++] = item_channel(channel, i, cfg, err, errlen)) ? 0 : -1;
+    if (!json_is_array(channels) || json_array_size(channels) == 0 ||
+        json_array_size(channels) > (size_t)cfg->max_channels) {
+        snprintf(err, errlen, "item %zu: channels is a list of 1 to %d channel names", i, cfg->max_channels);
+        return -1;
+    }
+    json_array_foreach(channels, k, v) {
+        if (!(names[*n] = item_channel(v, i, cfg, err, errlen)))
+            return -1;
+        for (size_t j = 0; j < *n; j++)
+            if (strcmp(names[j], names[*n]) == 0) {
+                snprintf(err, errlen, "item %zu: channels names a channel twice", i);
+                return -1;
+            }
+        (*n)++;
+    }
+    return 0;
+}
+
 /* Validates item i and appends its events. Returns 0 or -1 with err set. */
 static int parse_item(json_t *item, size_t i, const struct config *cfg, struct publish_batch *b,
                       char *err, size_t errlen)
 {
     json_t *channel, *channels, *event, *data, *v;
     const char *key, *type = "message", *names[1024];
-    size_t n = 0, k;
+    size_t n = 0;
 
     if (!json_is_object(item)) {
         snprintf(err, errlen, "item %zu: each event is an object with channel, event and data", i);
@@ -156,30 +185,13 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
     }
     if (event)
         type = json_string_value(event);
-    if (channel) {
-        if (!(names[n++] = item_channel(channel, i, cfg, err, errlen)))
-            return -1;
-    } else if (!json_is_array(channels) || json_array_size(channels) == 0 ||
-               json_array_size(channels) > (size_t)cfg->max_channels) {
-        snprintf(err, errlen, "item %zu: channels is a list of 1 to %d channel names", i, cfg->max_channels);
+    if (item_channels(channel, channels, i, cfg, names, &n, err, errlen) < 0)
         return -1;
-    } else {
-        json_array_foreach(channels, k, v) {
-            if (!(names[n] = item_channel(v, i, cfg, err, errlen)))
-                return -1;
-            for (size_t j = 0; j < n; j++)
-                if (strcmp(names[j], names[n]) == 0) {
-                    snprintf(err, errlen, "item %zu: channels names a channel twice", i);
-                    return -1;
-                }
-            n++;
-        }
-    }
     if (b->n + n > (size_t)cfg->max_batch) {
         snprintf(err, errlen, "at most %d events in one publish", cfg->max_batch);
         return -1;
     }
-    for (k = 0; k < n; k++)
+    for (size_t k = 0; k < n; k++)
         batch_add(b, names[k], envelope_tail(names[k], type, data));
     return 0;
 }

@@ -24,7 +24,8 @@ enum session_next {
 /* How a session starts; every pointer is copied or read at once. */
 struct session_start {
     enum frame_kind kind;
-    const char *callback;      /* JSONP (poll) or the iframe's, already validated; else NULL */
+    const char *callback;      /* JSONP (poll, optional) or the iframe's (required), already
+                                * validated (frame_callback_valid); NULL for the others */
     const char *cors;          /* CORS header lines for the head (each ending "\r\n"), or NULL */
     const struct cursor *since; /* where the client resumes; NULL: from the newest event on */
     long long deadline;        /* on the driver's clock: a poll's timeout, a stream's lifetime */
