@@ -36,13 +36,13 @@ launch() {
     echo $! >> "$dir/stack.groups"
 }
 
-# ready NAME DIR CHECK...: waits up to 10 s for CHECK while NAME lives; else stops it,
-# shows its log's tail and fails.
+# ready NAME DIR CHECK...: waits up to 30 s (a busy machine, a sanitizer build) for CHECK
+# while NAME lives; else stops it, shows its log's tail and fails.
 ready() {
     local name=$1 dir=$2 pid i
     shift 2
     pid=$(< "$dir/$name.pid")
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 300; i++)); do
         alive "$pid" || break
         if "$@"; then return 0; fi
         sleep 0.1

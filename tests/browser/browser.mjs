@@ -5,8 +5,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { ROOT, until } from '../lib/stack.mjs';
+import { ROOT, until, WAIT_MS } from '../lib/stack.mjs';
 
 export const CHROMIUM = process.env.COMET_CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -32,13 +33,18 @@ const PAGE = (src) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>comet test page</title>
 <script src="${src}"></script>
 <script>
-// What the tests read back: every delivered event, state and transport change, error.
-window.T = { got: {}, states: [], transports: [], errors: [], missed: 0, clients: [] };
+// What the tests read back: every delivered event, state and transport change, error; and
+// the changes and errors with their times (ms since the page began), for failure messages.
+window.T = { got: {}, states: [], transports: [], errors: [], missed: 0, clients: [], timeline: [] };
 window.track = function (client) {
   T.clients.push(client);
-  client.on('state', function (s) { T.states.push(s); });
+  var at = function () { return Math.round(performance.now()); };
+  client.on('state', function (s) { T.states.push(s); T.timeline.push(at() + ' ' + s); });
   client.on('transport', function (t) { T.transports.push(t); });
-  client.on('error', function (e) { T.errors.push({ message: e.message, kind: e.kind, transport: e.transport, status: e.status }); });
+  client.on('error', function (e) {
+    T.errors.push({ message: e.message, kind: e.kind, transport: e.transport, status: e.status });
+    T.timeline.push(at() + ' error ' + e.kind + (e.status ? ' ' + e.status : '') + ': ' + e.message);
+  });
   client.on('missed', function () { T.missed++; });
   return client;
 };
@@ -64,27 +70,40 @@ export async function openTestPage(context, origin, { src } = {}) {
 }
 
 /** Resolves the envelopes the page got on channel once there are n of them (or rejects). */
-export async function waitForEvents(page, channel, n, ms = 20000) {
+export async function waitForEvents(page, channel, n, ms = WAIT_MS) {
     try {
         await page.waitForFunction(([c, k]) => (window.T.got[c] || []).length >= k, [channel, n], { timeout: ms, polling: 50 });
     } catch (e) {
         const got = await page.evaluate((c) => ({ n: (window.T.got[c] || []).length, states: window.T.states, transports: window.T.transports,
-            errors: window.T.errors.slice(-5) }), channel);
+            errors: window.T.errors.slice(-5), timeline: window.T.timeline.slice(-30).join('; ') }), channel);
         throw new Error(`page got ${got.n} of ${n} events on ${channel} in ${ms} ms; states ${got.states.join(',')}; ` +
-            `transports ${got.transports.join(',')}; errors ${JSON.stringify(got.errors)}`);
+            `transports ${got.transports.join(',')}; errors ${JSON.stringify(got.errors)}; timeline ${got.timeline}`);
     }
     return page.evaluate((c) => window.T.got[c], channel);
 }
 
 /** Waits until the page's first tracked client is in state s. */
-export async function waitForState(page, s, ms = 20000, i = 0) {
+export async function waitForState(page, s, ms = WAIT_MS, i = 0) {
     try {
         await page.waitForFunction(([st, k]) => window.T.clients[k] && window.T.clients[k].state === st, [s, i],
             { timeout: ms, polling: 50 });
     } catch (e) {
-        const info = await page.evaluate(() => ({ states: window.T.states, transports: window.T.transports, errors: window.T.errors.slice(-5) }));
+        const info = await page.evaluate(() => ({ transports: window.T.transports, timeline: window.T.timeline.slice(-30) }));
         throw new Error(`client not ${s} after ${ms} ms: ${JSON.stringify(info)}`);
     }
+}
+
+/**
+ * Asserts the page got exactly seq 0..n-1 on channel, in order, once each. It publishes seq n
+ * (through instance) and waits for it: the client hands out its events in order and drops
+ * what is not newer than its cursor, so a duplicate or a late event would be among those
+ * before it. Resolves the envelopes (n + 1 of them).
+ */
+export async function assertAllOnce(page, s, channel, n, { instance = 0, ms = 45000 } = {}) {
+    await publishSeq(s, channel, n, 1, { instance });
+    const got = await waitForEvents(page, channel, n + 1, ms);
+    assert.deepEqual(seqsOf(got), range(0, n + 1), 'every event, in order, once');
+    return got;
 }
 
 /**

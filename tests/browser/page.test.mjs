@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startStack, request, sleep } from '../lib/stack.mjs';
+import { startStack, request, sleep, WAIT_MS } from '../lib/stack.mjs';
 import { launchBrowser, openTestPage, SCREENSHOTS } from './browser.mjs';
 
 let s;
@@ -84,35 +84,37 @@ test('demo page: connects, shows the transport, posts to "demo", forces a transp
         const errors = [];
         page.on('pageerror', (e) => errors.push(String(e)));
         await page.goto(`http://127.0.0.1:${s.port()}/`, { timeout: 30000 });
-        await page.waitForFunction(() => document.getElementById('state').textContent === 'open', null, { timeout: 20000 });
+        await page.waitForFunction(() => document.getElementById('state').textContent === 'open', null, { timeout: WAIT_MS });
         assert.equal(await page.textContent('#transport'), 'sse');
         // A visitor posts through client.publish (public channel, no key).
         await page.fill('#name', 'Ada');
         await page.fill('#text', 'Hello from the demo page');
         await page.click('#send');
-        await page.waitForFunction(() => document.querySelectorAll('#feed li.mine').length === 1, null, { timeout: 10000 });
+        await page.waitForFunction(() => document.querySelectorAll('#feed li.mine').length === 1, null, { timeout: WAIT_MS });
         // The backend publishes too.
         for (const text of ['Build #1432 passed', 'Deploy to staging started']) {
             const r = await s.publish({ channel: 'demo', data: { name: 'ci-bot', text } });
             assert.equal(r.status, 202);
         }
-        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length === 3, null, { timeout: 10000 });
+        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length === 3, null, { timeout: WAIT_MS });
         // Forcing long-poll reconnects with it alone, and nothing arrives twice.
         await page.click('#modes button[data-mode=longpoll]');
         await page.waitForFunction(() => document.getElementById('transport').textContent === 'longpoll' &&
-            document.getElementById('state').textContent === 'open', null, { timeout: 15000 });
+            document.getElementById('state').textContent === 'open', null, { timeout: WAIT_MS });
         await s.publish({ channel: 'demo', data: { name: 'ci-bot', text: 'Deploy to staging finished' } });
-        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length === 4, null, { timeout: 10000 });
-        await sleep(500);
-        assert.equal(await page.locator('#feed li:not(.empty)').count(), 4, 'nothing twice after the switch');
+        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length >= 4, null, { timeout: WAIT_MS });
         await page.fill('#name', 'Grace');
         await page.fill('#text', 'Long-poll works behind any proxy');
         await page.click('#send');
-        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length === 5, null, { timeout: 10000 });
+        // Grace's message comes after all the others: anything twice would be in the feed before it.
+        await page.waitForFunction(() => document.getElementById('feed').textContent.includes('Long-poll works behind any proxy'),
+            null, { timeout: WAIT_MS });
+        assert.equal(await page.locator('#feed li:not(.empty)').count(), 5, 'nothing twice after the switch');
         fs.mkdirSync(SCREENSHOTS, { recursive: true });
         await page.screenshot({ path: path.join(SCREENSHOTS, 'demo.png') });
         await page.setViewportSize({ width: 390, height: 800 });
-        await sleep(200);
+        // Laid out again at the new size: two frames on.
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
         await page.screenshot({ path: path.join(SCREENSHOTS, 'demo-mobile.png'), fullPage: true });
         assert.deepEqual(errors, []);
     } finally {

@@ -2,8 +2,8 @@
 // leader tab closes, the other takes over from its cursor while events keep coming.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, until } from '../lib/stack.mjs';
-import { launchBrowser, openTestPage, waitForEvents, waitForState, startProxy, seqsOf, range } from './browser.mjs';
+import { startStack, channelName, sleep, until, WAIT_MS } from '../lib/stack.mjs';
+import { launchBrowser, openTestPage, waitForEvents, waitForState, startProxy, assertAllOnce } from './browser.mjs';
 
 let s;
 let browser;
@@ -32,12 +32,19 @@ test('two tabs: one SSE connection for both; the leader closes, the follower tak
             await waitForState(a, 'open');
             await b.evaluate((c) => listen(track(new Comet.Client('/comet')), c), chB);
             await waitForState(b, 'open');
-            await sleep(500);
+            // Settled: a leads, b follows, and one stream serves both.
+            const roles = async () => ({ a: await a.evaluate(() => T.clients[0].role),
+                b: await b.evaluate(() => T.clients[0].role), open: proxy.open['/comet/sse'] });
+            let seen;
+            await until(async () => {
+                seen = await roles();
+                return seen.a === 'leader' && seen.b === 'follower' && seen.open === 1;
+            }, WAIT_MS, () => `a leader, a follower and one stream (${JSON.stringify(seen)})`);
             assert.equal(await a.evaluate(() => T.clients[0].role), 'leader');
             assert.equal(await b.evaluate(() => T.clients[0].role), 'follower');
             assert.equal(await b.evaluate(() => T.clients[0].transport), 'sse');
             assert.equal(proxy.open['/comet/sse'], 1, 'one open stream for the two tabs');
-            await until(async () => (await s.stats()).waiting === 1, 15000, 'the server to count one waiting request');
+            await s.untilWaiting((n) => n === 1, { what: 'the server to count one waiting request' });
 
             // Events keep coming on both channels while the leader tab goes away.
             const N = 40;
@@ -53,12 +60,10 @@ test('two tabs: one SSE connection for both; the leader closes, the follower tak
             await waitForEvents(b, chB, 8);
             await waitForEvents(a, chA, 8);
             await a.close({ runBeforeUnload: true });
-            await until(() => b.evaluate(() => T.clients[0].role === 'leader'), 10000, 'b to lead');
+            await until(() => b.evaluate(() => T.clients[0].role === 'leader'), WAIT_MS, 'b to lead');
             await pub;
-            await waitForEvents(b, chB, N, 30000);
-            await sleep(500);
-            assert.deepEqual(seqsOf(await b.evaluate((c) => T.got[c], chB)), range(0, N), 'every event once, in order');
-            await until(() => proxy.open['/comet/sse'] === 1, 10000, 'one stream again');
+            await assertAllOnce(b, s, chB, N);
+            await until(() => proxy.open['/comet/sse'] === 1, WAIT_MS, () => `one stream again (${proxy.open['/comet/sse']})`);
             assert.deepEqual(await b.evaluate(() => T.errors.filter((e) => e.kind !== 'end')), []);
         } finally {
             await ctx.close();

@@ -2,7 +2,8 @@
 // channels, resuming, timed-out polls, ?wait=1, the subscribe/read race, and stats.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, until, assertIncreasing, request, SERVER } from '../lib/stack.mjs';
+import { startStack, channelName, sleep, until, assertIncreasing, request, SERVER, WAIT_MS, PROMPT_MS }
+    from '../lib/stack.mjs';
 import { assertJsonHeaders, assertEnvelope, assertSseEnvelopes } from '../lib/checks.mjs';
 
 let s;
@@ -20,7 +21,7 @@ test('stats: published counts events, waiting counts a waiting poll, worker aliv
         const s0 = await until(async () => {
             const x = await s.stats();
             return x.inbox === 0 && x;
-        }, 10000, 'inbox 0');
+        }, WAIT_MS, 'inbox 0');
         assert.deepEqual(Object.keys(s0).sort(), ['inbox', 'published', 'waiting', 'worker']);
         assert.equal(s0.worker.alive, true);
         assert.ok(Math.abs(Date.now() - s0.worker.last_heartbeat) < 60000,
@@ -34,11 +35,11 @@ test('stats: published counts events, waiting counts a waiting poll, worker aliv
 
         const base = s1.waiting;
         const p = s.poll({ channel: ch, timeout: 20 });
-        const w = await until(async () => (await s.stats()).waiting >= base + 1, 5000, 'waiting to count the poll');
+        const w = await s.untilWaiting(base + 1, { what: 'waiting to count the poll', requests: [p] });
         assert.ok(w);
         await s.publishIds({ channel: ch, data: 3 });
         assert.equal((await p).status, 200);
-        await until(async () => (await s.stats()).waiting <= base, 5000, 'waiting to drop back after the answer');
+        await s.untilWaiting((n) => n <= base, { what: `waiting to drop back to ${base} after the answer` });
     });
 
 test('publish → poll: a waiting poll gets the event at once; envelope is exactly {id, channel, event, data}',
@@ -59,7 +60,7 @@ test('publish → poll: a waiting poll gets the event at once; envelope is exact
         const ms = Date.now() - t;
         assert.equal(r.status, 200, r.text);
         assertJsonHeaders(r, 'poll');
-        assert.ok(ms < 3000, `poll answered ${ms} ms after the publish (its timeout is 20 s)`);
+        assert.ok(ms < PROMPT_MS, `poll answered ${ms} ms after the publish (its timeout is 20 s)`);
         assert.deepEqual(Object.keys(r.json).sort(), ['cursor', 'events']);
         assert.equal(r.json.events.length, 1);
         assertEnvelope(r.json.events[0], { channel: ch, data });
@@ -99,7 +100,7 @@ test('publish → SSE: retry first, a comet-open frame with the cursor, then eve
             assert.equal(r.headers['x-content-type-options'], 'nosniff');
             // nginx takes X-Accel-Buffering as the instruction it is and does not pass it on.
             if (SERVER !== 'nginx') assert.equal(r.headers['x-accel-buffering'], 'no');
-            await r.waitFor(() => r.items.length >= 2, 10000, 'retry and the open frame');
+            await r.waitFor(() => r.items.length >= 2, WAIT_MS, 'retry and the open frame');
             assert.deepEqual(r.items[0], { type: 'retry', value: 2000 },
                 'the first thing on the stream is retry: 2000');
             const open = r.items[1];
@@ -114,7 +115,7 @@ test('publish → SSE: retry first, a comet-open frame with the cursor, then eve
                 await s.publishIds({ channel: ch, event: 'score', data: [2, 3] }),
                 await s.publishIds({ channel: ch, event: 'message', data: 'three' }),
             ].flat();
-            const evs = await r.waitEnvelopes(3, 5000);
+            const evs = await r.waitEnvelopes(3);
             assertSseEnvelopes(evs);
             assert.deepEqual(evs.map((e) => e.id), pubs);
             assertEnvelope(evs[0].json, { channel: ch, data: { n: 1 } });
@@ -155,24 +156,23 @@ test('several channels: poll and SSE merge them in id order', { timeout: 30000 }
     assert.deepEqual(onlyB.json.events.map((e) => e.id), [ids[1], ids[4]]);
 
     // A waiting poll on several channels wakes for any of them.
-    const p = s.poll({ channel: [a, b, c], since: r.json.cursor, timeout: 20 });
-    await sleep(300);
+    const { req: p } = await s.whenWaiting(() => s.poll({ channel: [a, b, c], since: r.json.cursor, timeout: 20 }));
     const t = Date.now();
     const [idc] = await s.publishIds({ channel: c, data: { seq: 0 } });
     const w = await p;
-    assert.ok(Date.now() - t < 3000, 'the multi-channel poll waited past the publish');
+    assert.ok(Date.now() - t < PROMPT_MS, `the multi-channel poll answered ${Date.now() - t} ms after the publish ` +
+        '(its timeout is 20 s)');
     assert.deepEqual(w.json.events.map((e) => e.id), [idc]);
 
     const sse = s.sse({ channel: [a, b, c], since: 0 });
     try {
-        const evs = await sse.waitEnvelopes(6, 10000);
+        const evs = await sse.waitEnvelopes(6);
         assertSseEnvelopes(evs);
         assert.deepEqual(evs.map((e) => e.id), [...ids, idc]);
         const [idb] = await s.publishIds({ channel: b, data: { seq: 1 } });
-        const more = await sse.waitEnvelopes(7, 5000);
+        const more = await sse.waitEnvelopes(7);
         assert.equal(more[6].id, idb);
-        await sleep(300);
-        assert.equal(sse.envelopes.length, 7, 'extra events on the stream');
+        assert.equal((await s.drain(sse, a)).length, 7, 'extra events on the stream');
     } finally {
         sse.close();
     }
@@ -199,9 +199,9 @@ test('resume by since, Last-Event-ID and lastEventId: no loss, no duplicate; sin
         const streams = cases.map(([, params, o]) => s.sse({ channel: ch, ...params }, o));
         try {
             for (let i = 0; i < cases.length; i++) {
-                const evs = await streams[i].waitEnvelopes(cases[i][3].length, 5000);
+                const evs = await streams[i].waitEnvelopes(cases[i][3].length);
                 assert.deepEqual(evs.map((e) => e.id), cases[i][3], cases[i][0]);
-                const open = await streams[i].waitOpen(5000);
+                const open = await streams[i].waitOpen();
                 const at = streams[i].events.indexOf(open);
                 assert.deepEqual(streams[i].events.slice(0, at).map((e) => e.id), cases[i][3],
                     `${cases[i][0]}: the open frame comes after the replay`);
@@ -211,19 +211,25 @@ test('resume by since, Last-Event-ID and lastEventId: no loss, no duplicate; sin
             const [id3] = await s.publishIds({ channel: ch, data: { seq: 3 } });
             for (let i = 0; i < cases.length; i++) {
                 const want = [...cases[i][3], id3];
-                const evs = await streams[i].waitEnvelopes(want.length, 5000);
+                const evs = await streams[i].waitEnvelopes(want.length);
                 assert.deepEqual(evs.map((e) => e.id), want, `${cases[i][0]}: then the new event`);
             }
-            await sleep(300);
-            for (let i = 0; i < cases.length; i++)
-                assert.equal(streams[i].envelopes.length, cases[i][3].length + 1, `${cases[i][0]}: duplicates`);
             // Resume again from the last id seen: nothing is replayed.
             const again = s.sse({ channel: ch }, { lastEventId: streams[0].lastEventId });
             try {
-                const open = await again.waitOpen(5000);
+                const open = await again.waitOpen();
                 assert.equal(open.json.cursor, streams[0].lastEventId);
-                await sleep(500);
-                assert.equal(again.envelopes.length, 0, 'a resumed stream replayed events already seen');
+                // One more event, which every stream waits for: nothing came twice before it.
+                const [id4] = await s.publishIds({ channel: ch, data: { seq: 4 } });
+                for (let i = 0; i < cases.length; i++) {
+                    const want = [...cases[i][3], id3, id4];
+                    const evs = await streams[i].waitFor(() => streams[i].envelopes.some((e) => e.id === id4) &&
+                        streams[i].envelopes, WAIT_MS, `${id4} on ${cases[i][0]}`);
+                    assert.deepEqual(evs.map((e) => e.id), want, `${cases[i][0]}: duplicates`);
+                }
+                const seen = await again.waitFor(() => again.envelopes.some((e) => e.id === id4) && again.envelopes,
+                    WAIT_MS, `${id4} on the resumed stream`);
+                assert.deepEqual(seen.map((e) => e.id), [id4], 'a resumed stream replayed events already seen');
             } finally {
                 again.close();
             }
@@ -243,11 +249,12 @@ test('a timed-out poll answers 200 events:[] with a cursor; polling on from it g
         assert.deepEqual(r.json.events, []);
         assert.match(String(r.json.cursor), /^(0|\d+-\d+)$/);
         assert.equal(r.json.truncated, undefined);
-        assert.ok(ms >= 800 && ms < 10000, `timeout=1 answered after ${ms} ms`);
+        assert.ok(ms >= 800 && ms < 1000 + PROMPT_MS, `timeout=1 answered after ${ms} ms`);
         const [id] = await s.publishIds({ channel: ch, data: 'between' });
         const t2 = Date.now();
         const r2 = await s.poll({ channel: ch, since: r.json.cursor, timeout: 20 });
-        assert.ok(Date.now() - t2 < 3000, 'the event published in between did not come at once');
+        assert.ok(Date.now() - t2 < PROMPT_MS, `the event published in between came after ${Date.now() - t2} ms ` +
+            '(timeout 20 s), not at once');
         assert.deepEqual(r2.json.events.map((e) => e.id), [id]);
         // With a current cursor: waits, then an empty answer with a cursor, no truncated.
         const r3 = await s.poll({ channel: ch, since: r2.json.cursor, timeout: 1 });
@@ -270,7 +277,7 @@ test('race: an event published as a poll starts is neither missed nor left waiti
             const r = await p;
             const ms = Date.now() - t;
             assert.equal(r.status, 200, `iteration ${i}: ${r.text}`);
-            assert.ok(ms < 8000, `iteration ${i}: the poll answered after ${ms} ms (timeout 20 s): the event waited`);
+            assert.ok(ms < PROMPT_MS, `iteration ${i}: the poll answered after ${ms} ms (timeout 20 s): the event waited`);
             assert.deepEqual(r.json.events.map((e) => e.data), [i], `iteration ${i}`);
             cursor = r.json.cursor;
         }

@@ -6,7 +6,7 @@
 // nothing written under the prefix; the server keeps serving. Runs against build/san.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, request, query, until, SERVER } from '../lib/stack.mjs';
+import { startStack, channelName, request, query, until, SERVER, WAIT_MS } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 
 const ORIGIN = 'https://app.example';
@@ -28,7 +28,7 @@ async function settled() {
     return until(async () => {
         const st = await s.stats();
         return st.inbox === 0 && { published: st.published, keys: await keys() };
-    }, 10000, 'an empty inbox');
+    }, WAIT_MS, 'an empty inbox');
 }
 /** Keys under the prefix that a publish or an Idempotency-Key would have written. */
 async function keys() {
@@ -191,7 +191,7 @@ test('X-Content-Type-Options: nosniff on every kind of answer', { timeout: 30000
     for (const r of answers) assert.equal(r.headers['x-content-type-options'], 'nosniff', `${r.status} answer`);
     const sse = s.sse({ channel: ch });
     try {
-        await sse.waitOpen(10000);
+        await sse.waitOpen();
         assert.equal(sse.headers['x-content-type-options'], 'nosniff', 'sse');
     } finally {
         sse.close();

@@ -2,7 +2,7 @@
 // with COMET_MAX_BODY=1024 and COMET_MAX_BATCH=10 to reach the limits cheaply.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, request, rawRequest, unchunk, until, SERVER } from '../lib/stack.mjs';
+import { startStack, channelName, request, rawRequest, unchunk, until, SERVER, WAIT_MS } from '../lib/stack.mjs';
 import { assertError, assertEnvelope } from '../lib/checks.mjs';
 
 let s;
@@ -23,7 +23,7 @@ async function settled() {
     const x = await until(async () => {
         const st = await s.stats();
         return st.inbox === 0 && st;
-    }, 10000, 'an empty inbox');
+    }, WAIT_MS, 'an empty inbox');
     return x.published;
 }
 
@@ -180,7 +180,7 @@ test('bad subscribe queries → 400 (poll and sse)', { timeout: 30000 }, async (
         try {
             await r.opened;
             assert.equal(r.status, 400, `sse with ${what}: ${r.status}`);
-            await r.waitEnd(10000);
+            await r.waitEnd();
             assert.equal(r.status, 400, `sse with ${what}: ${r.status} ${r.raw.slice(0, 200)}`);
             assertError({ status: r.status, headers: r.headers, text: r.raw, json: JSON.parse(r.raw) }, 400,
                 `sse with ${what}`);

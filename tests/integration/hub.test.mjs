@@ -8,8 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startStack, channelName, sleep, until, alive, cmpId, assertIncreasing, openSse, query, SERVER, EXTERNAL, APART }
-    from '../lib/stack.mjs';
+import { startStack, channelName, sleep, until, alive, cmpId, assertIncreasing, openSse, query, SERVER, EXTERNAL, APART,
+    WAIT_MS, PROMPT_MS } from '../lib/stack.mjs';
 import { assertComplete, assertSseEnvelopes, assertJsonHeaders } from '../lib/checks.mjs';
 
 const SKIP = !EXTERNAL && 'external mode only (COMET_IT_SERVER=lighttpd or proxy): under mod_fcgid every ' +
@@ -224,7 +224,7 @@ test('churn: 1000 clients that come and go at random moments (before, during and
     const rand = (n) => Math.floor(Math.random() * n);
     let opened = 0;
     try {
-        await steady.waitOpen(10000);
+        await steady.waitOpen();
         for (let round = 0; round < 20; round++) {
             const batch = Array.from({ length: 50 }, (_, i) => {
                 const sub = [chs[rand(chs.length)], ...(i % 3 ? [] : [chs[rand(chs.length)]])];
@@ -247,10 +247,9 @@ test('churn: 1000 clients that come and go at random moments (before, during and
         publishing = false;
         await Promise.all(publishers);
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
-        const got = await steady.waitFor(() => steady.envelopes.length >= total && steady.envelopes, 20000,
-            `all ${total} events on the steady stream`);
-        await sleep(300);
-        assert.equal(steady.envelopes.length, total, 'events twice on the steady stream');
+        await steady.waitFor(() => steady.envelopes.length >= total, WAIT_MS, `all ${total} events on the steady stream`);
+        const got = await s.drain(steady, chs[0]);
+        assert.equal(got.length, total, 'events twice on the steady stream');
         assertSseEnvelopes(got);
         assertIncreasing(got.map((e) => e.id), 'steady stream ids');
         for (let p = 0; p < 10; p++) {
@@ -280,7 +279,7 @@ test('channels nobody waits on any more are unsubscribed: the subscription does 
     const chs = [channelName('idle1'), channelName('idle2')];
     const sse = s.sse({ channel: chs });
     try {
-        await sse.waitOpen(10000);
+        await sse.waitOpen();
         const numsub = (await s.redis('PUBSUB', 'NUMSUB', ...chs.map(key))).split('\n');
         assert.deepEqual(numsub, chs.flatMap((c) => [key(c), '1']));
     } finally {
@@ -292,8 +291,9 @@ test('channels nobody waits on any more are unsubscribed: the subscription does 
         return n[1] === '0' && n[3] === '0';
     }, 60000, 'the idle channels to be unsubscribed', 500);
     // And a channel used again is subscribed again.
-    const p = s.poll({ channel: chs[0], timeout: 20 });
-    await until(async () => (await s.redis('PUBSUB', 'NUMSUB', key(chs[0]))).split('\n')[1] === '1', 10000,
+    // (Waiting, not only subscribed: a poll without since starts from what its first read finds.)
+    const { req: p } = await s.whenWaiting(() => s.poll({ channel: chs[0], timeout: 20 }));
+    await until(async () => (await s.redis('PUBSUB', 'NUMSUB', key(chs[0]))).split('\n')[1] === '1', WAIT_MS,
         'the channel subscribed again');
     const [id] = await s.publishIds({ channel: chs[0], data: 'again' });
     const r = await p;
@@ -331,8 +331,8 @@ test('SIGTERM with 100 polls and 100 streams waiting: every poll answers 200 wit
             assert.ok(cmpId(r.json.cursor, polls[i].since) >= 0 && cmpId(r.json.cursor, cursors[1]) <= 0,
                 `poll ${i}: cursor ${r.json.cursor}, given ${polls[i].since}, newest ${cursors[1]}`);
         });
-        assert.ok(ms < 10000, `the polls answered within ${ms} ms of SIGTERM`);
-        await Promise.all(streams.map((r) => r.waitEnd(10000)));
+        assert.ok(ms < PROMPT_MS, `the polls answered within ${ms} ms of SIGTERM`);
+        await Promise.all(streams.map((r) => r.waitEnd()));
         streams.forEach((r, i) => {
             assert.equal(r.error, null, `stream ${i}: ${r.error && r.error.message}`);
             assert.ok(!/<html|<!DOCTYPE/i.test(r.raw), `stream ${i}: HTML glued to it`);
@@ -340,7 +340,7 @@ test('SIGTERM with 100 polls and 100 streams waiting: every poll answers 200 wit
             assert.ok(/\n\n$/.test(r.raw), `stream ${i} did not end on a finished block`);
             assert.equal(r.opens.length, 1, `stream ${i}: open frames`);
         });
-        await until(() => !alive(pids[0]), 10000, 'comet.fcgi to exit');
+        await until(() => !alive(pids[0]), WAIT_MS, 'comet.fcgi to exit');
     } finally {
         for (const r of streams) r.close();
     }

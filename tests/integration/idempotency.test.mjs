@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startStack, channelName, until } from '../lib/stack.mjs';
+import { startStack, channelName, until, WAIT_MS } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 
 const TTL = 120;
@@ -21,7 +21,7 @@ const newKey = () => crypto.randomUUID();
 const publish = (body, key, o = {}) => s.publish(body, { ...o, headers: { 'Idempotency-Key': key } });
 /** Every event retained on ch, once the inbox is empty. */
 async function history(ch) {
-    await until(async () => (await s.stats()).inbox === 0, 10000, 'an empty inbox');
+    await until(async () => (await s.stats()).inbox === 0, WAIT_MS, 'an empty inbox');
     const r = await s.poll({ channel: ch, since: 0, timeout: 1 });
     assert.equal(r.status, 200, r.text);
     return r.json.events;

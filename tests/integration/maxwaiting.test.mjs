@@ -4,7 +4,7 @@
 // A refused request takes no place: the bound holds exactly, however many were refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, until, request, query, EXTERNAL } from '../lib/stack.mjs';
+import { startStack, channelName, request, query, EXTERNAL, WAIT_MS, PROMPT_MS } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 
 const SKIP = !EXTERNAL && 'external mode only (COMET_IT_SERVER=lighttpd or proxy): under mod_fcgid the ' +
@@ -33,12 +33,12 @@ async function assertFull(ch, what) {
     ];
     for (const [name, url] of urls) {
         const t = Date.now();
-        const r = await request(url, { timeoutMs: 10000 }).catch((e) => {
+        const r = await request(url, { timeoutMs: WAIT_MS }).catch((e) => {
             throw new Error(`${what}: ${name} was not refused: ${e.message}`);
         });
         assertError(r, 503, `${what}: ${name}`);
         assert.match(String(r.headers['retry-after']), /^[1-9]\d*$/, `${what}: ${name}: Retry-After`);
-        assert.ok(Date.now() - t < 5000, `${what}: ${name} took ${Date.now() - t} ms to be refused`);
+        assert.ok(Date.now() - t < PROMPT_MS, `${what}: ${name} took ${Date.now() - t} ms to be refused`);
     }
 }
 
@@ -51,13 +51,13 @@ test(`COMET_MAX_WAITING=${MAX}: the ${MAX + 1}th waiting request gets 503 with R
     const polls = [];
     try {
         for (let i = 0; i < 3; i++) streams.push(s.sse({ channel: ch }));
-        await Promise.all(streams.map((r) => r.waitOpen(10000)));
+        await Promise.all(streams.map((r) => r.waitOpen()));
         for (let i = 0; i < 2; i++) {
             const p = s.poll({ channel: ch, timeout: 25 });
             p.catch(() => {});
             polls.push(p);
         }
-        await until(async () => (await waiting()) === MAX, 10000, `${MAX} requests waiting`);
+        await s.untilWaiting((n) => n === MAX, { what: `${MAX} requests waiting`, requests: polls });
 
         await assertFull(ch, 'full');
         await assertFull(ch, 'still full after refusals');
@@ -72,20 +72,20 @@ test(`COMET_MAX_WAITING=${MAX}: the ${MAX + 1}th waiting request gets 503 with R
             assert.equal(r.status, 200, r.text);
             assert.deepEqual(r.json.events.map((e) => e.id), [id]);
         }
-        for (const r of streams) await r.waitEnvelopes(1, 5000);
+        for (const r of streams) await r.waitEnvelopes(1);
         // One stream's client goes (noticed at a heartbeat: 1 s).
         streams.shift().close();
-        await until(async () => (await waiting()) === 2, 10000, 'the waiting count down to 2');
+        await s.untilWaiting((n) => n === 2, { what: 'the waiting count down to 2' });
 
         // Three places: taken by a poll, a stream and a poll; then full again.
         const p1 = s.poll({ channel: ch, timeout: 25 });
         p1.catch(() => {});
         streams.push(s.sse({ channel: ch }));
-        await streams.at(-1).waitOpen(10000);
+        await streams.at(-1).waitOpen();
         assert.equal(streams.at(-1).status, 200);
         const p2 = s.poll({ channel: ch, timeout: 25 });
         p2.catch(() => {});
-        await until(async () => (await waiting()) === MAX, 10000, `${MAX} requests waiting again`);
+        await s.untilWaiting((n) => n === MAX, { what: `${MAX} requests waiting again`, requests: [p1, p2] });
         await assertFull(ch, 'full again');
         const [id2] = await s.publishIds({ channel: ch, data: 'again' });
         for (const p of [p1, p2]) {
@@ -97,10 +97,10 @@ test(`COMET_MAX_WAITING=${MAX}: the ${MAX + 1}th waiting request gets 503 with R
         for (const r of streams) r.close();
     }
     // All gone: the whole bound is free again, whatever was refused on the way.
-    await until(async () => (await waiting()) === 0, 10000, 'no request waiting');
+    await s.untilWaiting((n) => n === 0, { what: 'no request waiting' });
     const again = Array.from({ length: MAX }, () => s.sse({ channel: ch }));
     try {
-        await Promise.all(again.map((r) => r.waitOpen(10000)));
+        await Promise.all(again.map((r) => r.waitOpen()));
         assert.deepEqual(again.map((r) => r.status), Array(MAX).fill(200));
         await assertFull(ch, `full with ${MAX} new streams`);
     } finally {

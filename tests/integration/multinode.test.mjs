@@ -3,7 +3,7 @@
 // Redis without seeing, or being seen by, the first two.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, until, EXTERNAL } from '../lib/stack.mjs';
+import { startStack, channelName, until, EXTERNAL, WAIT_MS, PROMPT_MS } from '../lib/stack.mjs';
 import { assertSseEnvelopes } from '../lib/checks.mjs';
 
 const OTHER = 'other-site:';
@@ -20,14 +20,14 @@ after(async () => {
     await s?.stop();
 });
 
-test('publish through one web node, receive through the other (poll and SSE), both ways', { timeout: 40000 },
+test('publish through one web node, receive through the other (poll and SSE), both ways', { timeout: 60000 },
     async () => {
         assert.notEqual(s.port(0), s.port(1));
         for (const [from, to] of [[0, 1], [1, 0]]) {
             const ch = channelName(`n${from}${to}`);
             const sse = s.sse({ channel: ch }, { instance: to });
             try {
-                await sse.waitOpen(5000);
+                await sse.waitOpen();
                 let answered = false;
                 const { req: p } = await s.whenWaiting(() => s.poll({ channel: ch, timeout: 20 }, { instance: to })
                     .finally(() => (answered = true)), { instance: to });
@@ -36,11 +36,11 @@ test('publish through one web node, receive through the other (poll and SSE), bo
                 const pub = await s.publish({ channel: ch, event: 'hop', data: { from, to } }, { instance: from });
                 assert.equal(pub.status, 202, pub.text);
                 const r = await p;
-                assert.ok(Date.now() - t < 3000,
+                assert.ok(Date.now() - t < PROMPT_MS,
                     `node ${to} answered ${Date.now() - t} ms after the publish on ${from}`);
                 assert.equal(r.status, 200);
                 assert.deepEqual(r.json.events.map((e) => e.data), [{ from, to }]);
-                const evs = await sse.waitEnvelopes(1, 5000);
+                const evs = await sse.waitEnvelopes(1);
                 assertSseEnvelopes(evs);
                 assert.deepEqual(evs[0].json, r.json.events[0]);
                 // And the history is the same from both nodes.
@@ -54,35 +54,35 @@ test('publish through one web node, receive through the other (poll and SSE), bo
     });
 
 test('external mode: each node\'s one comet.fcgi holds one subscription per channel, however many of its ' +
-    'clients wait on it; one publish reaches the clients of both nodes', { timeout: 40000,
+    'clients wait on it; one publish reaches the clients of both nodes', { timeout: 60000,
     skip: !EXTERNAL && 'external mode only: under mod_fcgid each waiting client subscribes on its own' },
 async () => {
     const ch = channelName('nodes');
     const streams = [0, 1].flatMap((node) => Array.from({ length: 20 }, () => s.sse({ channel: ch }, { instance: node })));
     try {
-        await Promise.all(streams.map((r) => r.waitOpen(10000)));
+        await Promise.all(streams.map((r) => r.waitOpen()));
         assert.equal(s.fcgiPids(0).length, 1);
         assert.equal(s.fcgiPids(1).length, 1);
         assert.notDeepEqual(s.fcgiPids(0), s.fcgiPids(1));
         const numsub = await s.redis('PUBSUB', 'NUMSUB', `comet:c:${ch}`);
         assert.equal(numsub.split('\n')[1], '2', `subscriptions to ${ch} with 40 clients on two nodes`);
         const [id] = await s.publishIds({ channel: ch, data: 'both' });
-        for (const r of streams) assert.equal((await r.waitEnvelopes(1, 5000))[0].id, id);
+        for (const r of streams) assert.equal((await r.waitEnvelopes(1))[0].id, id);
     } finally {
         for (const r of streams) r.close();
     }
     // The other site's node (another prefix) subscribes under its own prefix only.
     const other = s.sse({ channel: ch }, { instance: 2 });
     try {
-        await other.waitOpen(10000);
+        await other.waitOpen();
         await until(async () => (await s.redis('PUBSUB', 'NUMSUB', `${OTHER}c:${ch}`)).split('\n')[1] === '1',
-            5000, 'the other site\'s subscription');
+            WAIT_MS, 'the other site\'s subscription');
     } finally {
         other.close();
     }
 });
 
-test('a different COMET_PREFIX on the same Redis sees none of the other site\'s events', { timeout: 40000 },
+test('a different COMET_PREFIX on the same Redis sees none of the other site\'s events', { timeout: 60000 },
     async () => {
         const ch = channelName('shared-name');
         const mine = await s.publishIds({ channel: ch, data: 'comet' }, { instance: 0 });
@@ -96,15 +96,17 @@ test('a different COMET_PREFIX on the same Redis sees none of the other site\'s 
         const sseOther = s.sse({ channel: ch, since: theirs[0] }, { instance: 2 });
         const sseMine = s.sse({ channel: ch, since: mine[0] }, { instance: 1 });
         try {
-            await sseOther.waitOpen(5000);
-            await sseMine.waitOpen(5000);
+            await sseOther.waitOpen();
+            await sseMine.waitOpen();
             const [m2] = await s.publishIds({ channel: ch, data: 'comet 2' }, { instance: 0 });
             const [t2] = await s.publishIds({ channel: ch, data: 'other 2' }, { instance: 2 });
-            assert.deepEqual((await sseMine.waitEnvelopes(1, 5000)).map((e) => e.id), [m2]);
-            assert.deepEqual((await sseOther.waitEnvelopes(1, 5000)).map((e) => e.id), [t2]);
-            await sleep(500);
-            assert.equal(sseMine.envelopes.length, 1, 'the other prefix\'s event reached this site');
-            assert.equal(sseOther.envelopes.length, 1, 'this site\'s event reached the other prefix');
+            assert.deepEqual((await sseMine.waitEnvelopes(1)).map((e) => e.id), [m2]);
+            assert.deepEqual((await sseOther.waitEnvelopes(1)).map((e) => e.id), [t2]);
+            // A marker published after both, on each site: what would leak has come before it.
+            assert.deepEqual((await s.drain(sseMine, ch, { instance: 0 })).map((e) => e.id), [m2],
+                'the other prefix\'s event reached this site');
+            assert.deepEqual((await s.drain(sseOther, ch, { instance: 2 })).map((e) => e.id), [t2],
+                'this site\'s event reached the other prefix');
         } finally {
             sseOther.close();
             sseMine.close();
@@ -122,12 +124,12 @@ test('a different COMET_PREFIX on the same Redis sees none of the other site\'s 
         // Stats are per site too.
         const s0 = await s.stats(0);
         const s2 = await s.stats(2);
-        assert.equal(s2.published, 2, 'the other site counted events it did not publish');
+        assert.equal(s2.published, 3, 'the other site counted events it did not publish (its own: two and a marker)');
         assert.ok(s0.published >= 2);
         assert.equal(s2.worker.alive, true);
     });
 
-test('prefixes also separate waiting counts (all and per address) and Idempotency-Keys', { timeout: 40000 },
+test('prefixes also separate waiting counts (all and per address) and Idempotency-Keys', { timeout: 60000 },
     async () => {
         const ch = channelName('sep');
         const members = async (key) => new Set((await s.redis('ZRANGE', key, 0, -1)).split('\n').filter(Boolean));
@@ -135,10 +137,10 @@ test('prefixes also separate waiting counts (all and per address) and Idempotenc
         const before = await Promise.all(keys.map(members));
         const sse = s.sse({ channel: ch }, { instance: 0 });
         try {
-            await sse.waitOpen(5000);
+            await sse.waitOpen();
             const added = async () => (await Promise.all(keys.map(members)))
                 .map((now, i) => [...now].filter((m) => !before[i].has(m)).length);
-            await until(async () => (await added())[0] === 1, 5000, 'the stream counted');
+            await until(async () => (await added())[0] === 1, WAIT_MS, 'the stream counted');
             assert.deepEqual(await added(), [1, 1, 0, 0], 'new members of this site\'s and the other\'s sets');
         } finally {
             sse.close();

@@ -3,7 +3,7 @@
 // without restarting the web server (nor, in external mode, comet.fcgi).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, until, request, EXTERNAL } from '../lib/stack.mjs';
+import { startStack, channelName, until, request, EXTERNAL, WAIT_MS, PROMPT_MS } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 
 let s;
@@ -30,8 +30,8 @@ test('Redis stopped: a waiting poll and an open stream end at once, without an H
         [cur] = await s.publishIds({ channel: ch, data: 0 });
         const poll = s.poll({ channel: ch, since: cur, timeout: 25 });
         const sse = s.sse({ channel: ch, since: cur });
-        await sse.waitOpen(5000);
-        await until(async () => (await s.stats()).waiting >= 2, 5000, 'both requests waiting');
+        await sse.waitOpen();
+        await s.untilWaiting(2, { what: 'both requests waiting', requests: [poll] });
         const t = Date.now();
         await s.stopComponent('redis');
         try {
@@ -41,7 +41,7 @@ test('Redis stopped: a waiting poll and an open stream end at once, without an H
             assert.ok(!/<html|<!DOCTYPE/i.test(p.text), `HTML in the poll answer: ${p.text.slice(0, 200)}`);
             if (p.status === 200) assert.deepEqual(p.json.events, []);
             else assertError(p, 503, 'waiting poll');
-            await sse.waitEnd(20000);
+            await sse.waitEnd();
             assert.ok(!/<html|<!DOCTYPE/i.test(sse.raw), `HTML in the stream: ${sse.raw.slice(-300)}`);
             assert.equal(sse.envelopes.length, 0);
         } finally {
@@ -74,7 +74,7 @@ test('Redis down: every endpoint answers 503 with Retry-After: 1 and a JSON erro
                 const r = await f();
                 assertError(r, 503, `${what} with Redis down`);
                 assert.equal(r.headers['retry-after'], '1', `${what}: Retry-After`);
-                assert.ok(Date.now() - t0 < 10000, `${what}: took ${Date.now() - t0} ms to say 503`);
+                assert.ok(Date.now() - t0 < PROMPT_MS, `${what}: took ${Date.now() - t0} ms to say 503`);
             } catch (e) {
                 failures.push(`${what}: ${e.message.split('\n')[0]} (${JSON.stringify(e.actual)})`);
             }
@@ -97,16 +97,15 @@ test('Redis back on the same port: publish → poll and SSE work again without r
 
         const sse = s.sse({ channel: ch, since: got.cursor });
         try {
-            await sse.waitOpen(5000);
-            const p = s.poll({ channel: ch, since: got.cursor, timeout: 20 });
-            await sleep(300);
+            await sse.waitOpen();
+            const { req: p } = await s.whenWaiting(() => s.poll({ channel: ch, since: got.cursor, timeout: 20 }));
             const t = Date.now();
             const [id] = await s.publishIds({ channel: ch, data: { seq: 1 } });
             const r = await p;
             assert.equal(r.status, 200, r.text);
-            assert.ok(Date.now() - t < 5000);
+            assert.ok(Date.now() - t < PROMPT_MS, `the poll answered ${Date.now() - t} ms after the publish (timeout 20 s)`);
             assert.deepEqual(r.json.events.map((e) => e.id), [id]);
-            const evs = await sse.waitEnvelopes(1, 5000);
+            const evs = await sse.waitEnvelopes(1);
             assert.equal(evs[0].id, id);
         } finally {
             sse.close();
@@ -114,7 +113,7 @@ test('Redis back on the same port: publish → poll and SSE work again without r
         const st = await until(async () => {
             const x = await s.stats();
             return x.worker.alive && x;
-        }, 10000, 'worker alive');
+        }, WAIT_MS, 'worker alive');
         assert.ok(st.published >= 2);
         assert.equal(s.pid('web'), web, 'the web server was restarted');
         if (EXTERNAL) {

@@ -2,19 +2,21 @@
 // iframe, JSONP), cross-origin pages (CORS) and keyless publishing to public channels, at
 // the HTTP level: frames, escaping, heartbeats, resuming, headers, including when a waiting
 // request is answered later (in external mode that is the hub's own writing, not the
-// accept threads'). COMET_SSE_LIFETIME=3 and COMET_SSE_HEARTBEAT=1 keep streams short.
+// accept threads'). COMET_SSE_LIFETIME=6 and COMET_SSE_HEARTBEAT=1 keep streams short (and
+// long enough for a stream to open and get a live event on a busy machine).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, request, query, openSse, SERVER } from '../lib/stack.mjs';
+import { startStack, channelName, request, query, openSse, SERVER, WAIT_MS } from '../lib/stack.mjs';
 import { assertError, assertEnvelope } from '../lib/checks.mjs';
 
 const ORIGIN = 'https://app.example';
+const LIFETIME = 6;
 const RATE = 3;
 let s;
 before(async () => {
     s = await startStack({
         env: {
-            COMET_SSE_LIFETIME: '3', COMET_SSE_HEARTBEAT: '1', COMET_HISTORY_SIZE: '5',
+            COMET_SSE_LIFETIME: String(LIFETIME), COMET_SSE_HEARTBEAT: '1', COMET_HISTORY_SIZE: '5',
             COMET_CORS_ORIGINS: ORIGIN, COMET_PUBLIC_CHANNELS: 'pub-*', COMET_PUBLIC_RATE: String(RATE),
         },
     });
@@ -66,7 +68,7 @@ function assertJavascript(r, what) {
 }
 
 test('XHR streaming /stream: 2048 spaces, replay, the open frame, live events, heartbeats, truncated, ' +
-    'the end after COMET_SSE_LIFETIME', { timeout: 30000 }, async () => {
+    'the end after COMET_SSE_LIFETIME', { timeout: 60000 }, async () => {
     const ch = channelName('xs');
     const ids = [];
     for (let seq = 0; seq < 7; seq++) ids.push(...(await s.publishIds({ channel: ch, data: { seq } })));
@@ -77,10 +79,10 @@ test('XHR streaming /stream: 2048 spaces, replay, the open frame, live events, h
         assert.match(String(r.headers['content-type']), /^text\/plain; charset=utf-8$/i);
         assert.match(String(r.headers['cache-control']), /\bno-cache\b/);
         assert.equal(r.headers['x-content-type-options'], 'nosniff');
-        await r.waitFor(() => streamLines(r.raw).items.some((x) => x.open), 10000, 'the open frame');
+        await r.waitFor(() => streamLines(r.raw).items.some((x) => x.open), WAIT_MS, 'the open frame');
         const [id7] = await s.publishIds({ channel: ch, event: 'score', data: NASTY });
-        await r.waitFor(() => r.raw.includes(id7), 5000, 'the live event');
-        await r.waitEnd(10000);
+        await r.waitFor(() => r.raw.includes(id7), WAIT_MS, 'the live event');
+        await r.waitEnd();
         const { first, items } = streamLines(r.raw);
         assert.equal(first, ' '.repeat(2048), 'the first line is 2048 spaces');
         const frames = items.filter((x) => x !== '');
@@ -91,8 +93,9 @@ test('XHR streaming /stream: 2048 spaces, replay, the open frame, live events, h
         assert.deepEqual(frames[6], { cursor: ids[6], open: true });
         assertEnvelope(frames[7], { channel: ch, event: 'score', data: NASTY });
         assert.equal(frames.length, 8, `extra frames: ${JSON.stringify(frames.slice(8))}`);
-        assert.ok(items.filter((x) => x === '').length >= 1, 'no heartbeat (empty line) in a 3 s stream');
-        assert.ok(r.endedAt - r.startedAt >= 2500, 'the stream ended before COMET_SSE_LIFETIME');
+        assert.ok(items.filter((x) => x === '').length >= 1, `no heartbeat (empty line) in a ${LIFETIME} s stream`);
+        assert.ok(r.endedAt - r.startedAt >= LIFETIME * 1000 - 500,
+            `the stream ended after ${r.endedAt - r.startedAt} ms, before COMET_SSE_LIFETIME`);
         assert.equal(r.error, null);
     } finally {
         r.close();
@@ -100,7 +103,7 @@ test('XHR streaming /stream: 2048 spaces, replay, the open frame, live events, h
     // Resuming from the last id by lastEventId: nothing again, only what is new.
     const again = open('stream', { channel: ch, lastEventId: ids[6] });
     try {
-        await again.waitFor(() => streamLines(again.raw).items.some((x) => x.open), 10000, 'the open frame');
+        await again.waitFor(() => streamLines(again.raw).items.some((x) => x.open), WAIT_MS, 'the open frame');
         const frames = streamLines(again.raw).items.filter((x) => x !== '');
         assert.equal(frames[0].id, (await s.poll({ channel: ch, since: ids[6], timeout: 1 })).json.events[0].id);
         assert.equal(frames.length, 2, JSON.stringify(frames));
@@ -110,7 +113,7 @@ test('XHR streaming /stream: 2048 spaces, replay, the open frame, live events, h
 });
 
 test('forever iframe /iframe: the padded prelude, <script>parent.NAME(FRAME)</script> per frame, ' +
-    'escaped data, heartbeats', { timeout: 30000 }, async () => {
+    'escaped data, heartbeats', { timeout: 60000 }, async () => {
     const ch = channelName('if');
     const cb = 'Comet._cb3';
     const [id0] = await s.publishIds({ channel: ch, data: NASTY });
@@ -119,10 +122,10 @@ test('forever iframe /iframe: the padded prelude, <script>parent.NAME(FRAME)</sc
         await r.opened;
         assert.equal(r.status, 200);
         assert.match(String(r.headers['content-type']), /^text\/html\b/);
-        await r.waitFor(() => r.raw.includes('"open":true'), 10000, 'the open frame');
+        await r.waitFor(() => r.raw.includes('"open":true'), WAIT_MS, 'the open frame');
         const [id1] = await s.publishIds({ channel: ch, event: 'x', data: { seq: 1, ...NASTY } });
-        await r.waitFor(() => r.raw.includes(id1), 5000, 'the live event');
-        await r.waitEnd(10000);
+        await r.waitFor(() => r.raw.includes(id1), WAIT_MS, 'the live event');
+        await r.waitEnd();
         const { prelude, items } = iframeLines(r.raw, cb);
         assert.ok(prelude.length >= 1024, `prelude of ${prelude.length} bytes (1 KiB of padding)`);
         assert.ok(!/<script/i.test(prelude), 'a script in the prelude');
@@ -132,14 +135,14 @@ test('forever iframe /iframe: the padded prelude, <script>parent.NAME(FRAME)</sc
         assertEnvelope(frames[0].json, { channel: ch, data: NASTY });
         assert.deepEqual(frames[1].json, { cursor: id0, open: true });
         assertEnvelope(frames[2].json, { channel: ch, event: 'x', data: { seq: 1, ...NASTY } });
-        assert.ok(items.includes(''), 'no <!----> heartbeat in a 3 s stream');
+        assert.ok(items.includes(''), `no <!----> heartbeat in a ${LIFETIME} s stream`);
     } finally {
         r.close();
     }
 });
 
 test('JSONP long-poll: /**/NAME(ANSWER); at once and when a waiting poll is woken; escaped data',
-    { timeout: 30000 }, async () => {
+    { timeout: 60000 }, async () => {
         const ch = channelName('jp');
         const [id0] = await s.publishIds({ channel: ch, data: NASTY });
         const now = await request(`${s.url()}/poll${query({ channel: ch, since: 0, timeout: 5, callback: 'cb' })}`);
@@ -151,9 +154,8 @@ test('JSONP long-poll: /**/NAME(ANSWER); at once and when a waiting poll is woke
         assert.deepEqual(JSON.parse(m[1]), { events: [(await s.poll({ channel: ch, since: 0, timeout: 1 })).json
             .events[0]], cursor: id0 });
 
-        const waiting = request(`${s.url()}/poll${query({ channel: ch, since: id0, timeout: 20,
-            callback: 'Comet.jp.x_1' })}`);
-        await sleep(500);
+        const { req: waiting } = await s.whenWaiting(() => request(`${s.url()}/poll${query({ channel: ch, since: id0,
+            timeout: 20, callback: 'Comet.jp.x_1' })}`));
         const [id1] = await s.publishIds({ channel: ch, data: { seq: 1, ...NASTY } });
         const r = await waiting;
         assert.equal(r.status, 200, r.text);
@@ -184,7 +186,7 @@ test('a callback that is not a JavaScript name path → 400 (JSONP, iframe); the
 
 test(`CORS: ${ORIGIN} gets Access-Control-Allow-Origin and credentials on every endpoint, also on a ` +
     'waiting poll answered later and on streams; other origins get none; preflight 204',
-{ timeout: 30000 }, async () => {
+{ timeout: 60000 }, async () => {
     const ch = channelName('cors');
     const check = (r, what, allowed = true) => {
         if (allowed) {
@@ -205,8 +207,7 @@ test(`CORS: ${ORIGIN} gets Access-Control-Allow-Origin and credentials on every 
         check(await request(`${s.url()}/stats`, { headers: h }), `${what}: stats`, allowed);
         check(await s.poll({ channel: ch, since: 0, timeout: 1 }, { headers: h }), `${what}: poll at once`, allowed);
         // Answered later: by the hub in external mode.
-        const waiting = s.poll({ channel: ch, timeout: 20 }, { headers: h });
-        await sleep(500);
+        const { req: waiting } = await s.whenWaiting(() => s.poll({ channel: ch, timeout: 20 }, { headers: h }));
         await s.publishIds({ channel: ch, data: 2 });
         const w = await waiting;
         assert.equal(w.json.events.length, 1);

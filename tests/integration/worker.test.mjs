@@ -3,7 +3,7 @@
 // COMET_WORKER_LEASE=2 keeps every takeover within a few seconds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, channelName, sleep, until, alive } from '../lib/stack.mjs';
+import { startStack, channelName, until, alive, WAIT_MS } from '../lib/stack.mjs';
 import { assertComplete, assertSseEnvelopes } from '../lib/checks.mjs';
 
 let s;
@@ -18,10 +18,10 @@ test('a worker SIGKILLed while 300 publishes are sent loses nothing and duplicat
     { timeout: 90000 }, async () => {
         // Three publishers at once, each in order on its own channel, keep the worker busy.
         const chs = [channelName('killa'), channelName('killb'), channelName('killc')];
-        await until(async () => (await s.stats()).worker.alive, 10000, 'worker alive');
+        await until(async () => (await s.stats()).worker.alive, WAIT_MS, 'worker alive');
         const sub = s.sse({ channel: chs, since: 0 });
         try {
-            await sub.waitOpen(5000);
+            await sub.waitOpen();
             let accepted = 0;
             let killed = null;
             await Promise.all(chs.map(async (ch) => {
@@ -37,15 +37,15 @@ test('a worker SIGKILLed while 300 publishes are sent loses nothing and duplicat
             const counts = Object.fromEntries(chs.map((c) => [c, 100]));
             const got = await s.collect(chs, 0, { count: 300, timeoutMs: 40000 });
             assertComplete(got.events, counts, 'since=0 poll');
-            await sub.waitEnvelopes(300, 20000);
-            await sleep(500);
+            await sub.waitEnvelopes(300, 2 * WAIT_MS);
+            const before = await s.drain(sub, chs[0]);
             assertSseEnvelopes(sub.envelopes);
-            assertComplete(sub.envelopes.map((e) => e.json), counts, 'SSE subscriber');
+            assertComplete(before.map((e) => e.json), counts, 'SSE subscriber');
             const st = await until(async () => {
                 const x = await s.stats();
                 return x.inbox === 0 && x;
-            }, 10000, 'an empty inbox');
-            assert.equal(st.published, 300, 'published counts each event once');
+            }, WAIT_MS, 'an empty inbox');
+            assert.equal(st.published, 300 + 1, 'published counts each event once (the 300 and the marker)');
         } finally {
             sub.close();
         }
@@ -84,7 +84,7 @@ test('stats: worker.alive turns false once no worker runs, and inbox grows until
         const ch = channelName('nowork');
         assert.equal((await s.stats()).worker.alive, true);
         await s.stopComponent('worker-c');
-        await until(async () => (await s.stats()).worker.alive === false, 10000,
+        await until(async () => (await s.stats()).worker.alive === false, WAIT_MS,
             'worker.alive false after the lease (2 s) lapsed');
         const before0 = await s.stats();
         for (let seq = 0; seq < 3; seq++) {
@@ -106,5 +106,5 @@ test('stats: worker.alive turns false once no worker runs, and inbox grows until
         await until(async () => {
             const x = await s.stats();
             return x.inbox === 0 && x.worker.alive && x.published === before0.published + 4;
-        }, 10000, 'inbox 0, worker alive, published +4');
+        }, WAIT_MS, 'inbox 0, worker alive, published +4');
     });

@@ -37,6 +37,18 @@ const WEB_NAMES = new Set(['apache', 'lighttpd', 'nginx', 'fcgi', 'web']);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Budgets for a loaded machine (2 cores, the sanitizer build, other work beside the tests):
+ *   WAIT_MS    how long a test waits for what should happen at once (a request to be
+ *              waiting, a stream to open, an event to arrive, a process to go). A deadline
+ *              costs nothing when things go right, so it is generous.
+ *   PROMPT_MS  the most an answer may take to count as "at once" (a waiting request woken
+ *              by an event, a refusal) where the alternative is waiting for a timeout: the
+ *              tests' waiting polls use timeouts of 20 s or more, so this still tells them apart.
+ */
+export const WAIT_MS = 20000;
+export const PROMPT_MS = 10000;
+
 // ---------------------------------------------------------------------------------------
 // Event ids ("MS-N") and small checks shared by the tests.
 
@@ -65,16 +77,20 @@ export function assertIncreasing(ids, what = 'ids') {
     }
 }
 
-/** Resolves when pred() is truthy (returns its value); rejects after ms. */
+/**
+ * Resolves when pred() is truthy (returns its value); rejects after ms. what names the
+ * condition for the failure message; a function is called then, to say what was seen.
+ */
 export async function until(pred, ms, what = 'condition', step = 50) {
     const end = Date.now() + ms;
+    const say = () => (typeof what === 'function' ? what() : what);
     for (let i = 0; i < 100000; i++) {
         const v = await pred();
         if (v) return v;
-        if (Date.now() >= end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        if (Date.now() >= end) throw new Error(`timed out after ${ms} ms waiting for ${say()}`);
         await sleep(step);
     }
-    throw new Error(`gave up waiting for ${what}`);
+    throw new Error(`gave up waiting for ${say()}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -118,6 +134,18 @@ function ppid(pid) {
     } catch {
         return 0;
     }
+}
+
+/**
+ * Ends a client socket with a reset (RST) rather than a close (FIN), while it can: only while
+ * its writing side is open. Once a shutdown is under way (the server closed first, so Node
+ * ended our side too), Node 20 refuses the reset (EINVAL) and leaves the handle half closed,
+ * which then keeps the process spinning at exit; such a socket is destroyed instead.
+ */
+export function resetSocket(sock) {
+    if (!sock || sock.destroyed) return;
+    if (sock.writable && !sock.writableEnded && !sock.connecting) sock.resetAndDestroy();
+    else sock.destroy();
 }
 
 /** Pids of processes whose cmdline contains needle and whose parent chain reaches root. */
@@ -425,7 +453,7 @@ export function openSse(url, { headers = {} } = {}) {
         for (const w of [...waiters]) w();
     };
     /** Resolves with pred()'s value once truthy; rejects after ms or when the stream ends first. */
-    r.waitFor = (pred, ms = 10000, what = 'condition') => new Promise((resolve, reject) => {
+    r.waitFor = (pred, ms = WAIT_MS, what = 'condition') => new Promise((resolve, reject) => {
         let timer;
         const check = () => {
             let v;
@@ -455,16 +483,16 @@ export function openSse(url, { headers = {} } = {}) {
         waiters.add(check);
         check();
     });
-    r.waitEvents = (n, ms = 10000) => r.waitFor(() => parser.events.length >= n && parser.events.slice(0, n),
+    r.waitEvents = (n, ms = WAIT_MS) => r.waitFor(() => parser.events.length >= n && parser.events.slice(0, n),
         ms, `${n} events`);
-    r.waitEnvelopes = (n, ms = 10000) => r.waitFor(() => {
+    r.waitEnvelopes = (n, ms = WAIT_MS) => r.waitFor(() => {
         const e = r.envelopes;
         return e.length >= n && e.slice(0, n);
     }, ms, `${n} envelopes`);
     /** Resolves with the first comet-open frame: the server has subscribed and replayed. */
-    r.waitOpen = (ms = 10000) => r.waitFor(() => r.opens[0], ms, 'the comet-open frame');
+    r.waitOpen = (ms = WAIT_MS) => r.waitFor(() => r.opens[0], ms, 'the comet-open frame');
     /** Resolves when the response has ended (by the server, or by close()); rejects after ms. */
-    r.waitEnd = (ms = 10000) => new Promise((resolve, reject) => {
+    r.waitEnd = (ms = WAIT_MS) => new Promise((resolve, reject) => {
         let timer;
         const check = () => {
             if (!r.done) return;
@@ -522,9 +550,9 @@ export function openSse(url, { headers = {} } = {}) {
         req.destroy();
         finish(null);
     };
-    /** Like close(), but the connection is reset (RST) rather than closed (FIN). */
+    /** Like close(), but the connection is reset (RST) rather than closed (FIN) where it can be (resetSocket). */
     r.reset = () => {
-        if (req.socket && !req.socket.destroyed) req.socket.resetAndDestroy();
+        resetSocket(req.socket);
         r.close();
     };
     req.end();
@@ -718,17 +746,90 @@ export async function startStack(opts = {}) {
     };
 
     /**
-     * Starts fn() (a poll or a stream) and resolves with {req: what fn returned} once
-     * stats.waiting has grown by one: the request reached comet.fcgi and is waiting (a
-     * request may first wait for mod_fcgid to spawn a process). Rejects after ms.
+     * Resolves with stats.waiting once it is at least n on instance (or, n a function,
+     * once n(waiting) is true): that many requests reached comet.fcgi, subscribed and are
+     * waiting (counted after their subscription, so an event published from then on reaches
+     * them). requests: promises of requests (polls) that should be among them; one that has
+     * answered fails the wait at once, with its answer. Rejects after ms, saying what it saw.
      */
-    s.whenWaiting = async (fn, { instance = 0, ms = 10000 } = {}) => {
-        const base = (await s.stats(instance)).waiting;
+    s.untilWaiting = async (n, { instance = 0, ms = WAIT_MS, what = `${n} requests waiting`, requests = [] } = {}) => {
+        const ok = typeof n === 'function' ? n : (w) => w >= n;
+        let seen = 'no answer from /stats';
+        let early = null;
+        for (const p of requests) {
+            if (!p || typeof p.then !== 'function') continue;
+            p.then((r) => (early ??= `answered ${r && r.status} ${String(r && r.text).slice(0, 300)}`),
+                (e) => (early ??= `failed: ${e.message}`));
+        }
+        return until(async () => {
+            if (early) throw new Error(`${what}: a request ${early} before it was counted waiting ` +
+                `(/stats waiting: ${seen})`);
+            seen = (await s.stats(instance)).waiting;
+            return ok(seen) && { waiting: seen };
+        }, ms, () => `${what} (/stats waiting: ${seen})`, 25).then((r) => r.waiting);
+    };
+
+    /**
+     * The members of web node instance's waiting set in Redis (PREFIX waiting): one per
+     * request that waits, whatever other requests come and go (a stream a test closed under
+     * mod_fcgid leaves only at its next heartbeat, so counts alone can cross).
+     */
+    s.waitingSet = async (instance = 0) => {
+        const prefix = webs[instance].env.COMET_PREFIX ?? opts.env?.COMET_PREFIX ?? 'comet:';
+        return new Set((await s.redis('ZRANGE', `${prefix}waiting`, 0, -1)).split('\n').filter(Boolean));
+    };
+
+    /**
+     * Resolves once n requests that were not waiting in before (a waitingSet()) wait on
+     * instance: they reached comet.fcgi, subscribed and were counted (counted after their
+     * subscription, so an event published from then on reaches them). requests: as for
+     * untilWaiting. Rejects after ms, saying how many it saw.
+     */
+    s.untilNewWaiting = async (before, n = 1, { instance = 0, ms = WAIT_MS, what = `${n} new requests waiting`,
+        requests = [] } = {}) => {
+        let seen = 'none yet';
+        let early = null;
+        for (const p of requests) {
+            if (!p || typeof p.then !== 'function') continue;
+            p.then((r) => (early ??= `answered ${r && r.status} ${String(r && r.text).slice(0, 300)}`),
+                (e) => (early ??= `failed: ${e.message}`));
+        }
+        await until(async () => {
+            if (early) throw new Error(`${what}: a request ${early} before it was counted waiting (new: ${seen})`);
+            const now = [...(await s.waitingSet(instance))].filter((m) => !before.has(m));
+            seen = now.length;
+            return now.length >= n;
+        }, ms, () => `${what} (new in the waiting set: ${seen})`);
+    };
+
+    /**
+     * Starts fn() (a poll or a stream) and resolves with {req: what fn returned} once it
+     * waits: a new member of the waiting set (a request may first wait for mod_fcgid to spawn
+     * a process). Rejects after ms, or at once when it answered first. (A request without
+     * since starts from what its first history read finds: in external mode that read goes
+     * to Redis with the count; under mod_fcgid the process sends it right after.)
+     */
+    s.whenWaiting = async (fn, { instance = 0, ms = WAIT_MS } = {}) => {
+        const before = await s.waitingSet(instance);
         const req = fn();
         if (req && typeof req.catch === 'function') req.catch(() => {});
-        await until(async () => (await s.stats(instance)).waiting > base, ms, 'the request to be waiting', 25);
-        await sleep(100);
+        await s.untilNewWaiting(before, 1, { instance, ms, what: 'the request to be waiting', requests: [req] });
         return { req };
+    };
+
+    /**
+     * Publishes a marker event on channel (through instance) and waits until the stream
+     * (an openSse reader on that channel) has it. A stream gets its events in order, so
+     * whatever the server would send it before (a duplicate, a late replay, an event it
+     * should not get) has arrived by then: "nothing more" without a sleep. Resolves with
+     * the stream's envelopes before the marker.
+     */
+    s.drain = async (stream, channel, { instance = 0, ms = WAIT_MS } = {}) => {
+        const marker = `drain-${crypto.randomBytes(6).toString('hex')}`;
+        const [id] = await s.publishIds({ channel, data: { marker } }, { instance });
+        const got = await stream.waitFor(() => stream.envelopes.some((e) => e.id === id) && stream.envelopes, ms,
+            `the marker event ${id} on ${channel}`);
+        return got.slice(0, got.findIndex((e) => e.id === id));
     };
 
     /**
@@ -801,6 +902,23 @@ export async function startStack(opts = {}) {
             } catch {}
         }
         return { fcgi, leftovers };
+    };
+
+    /**
+     * Restarts web node i's front server gracefully (Apache: USR1, nginx: HUP) and resolves
+     * once a new generation of its workers runs (Apache's children, nginx's worker processes;
+     * the old ones keep the requests they hold until these end). Resolves the front's pid.
+     */
+    s.reloadWeb = async (i = 0, { ms = WAIT_MS } = {}) => {
+        const front = s.pid('web', i);
+        const name = { apache: 'apache2', proxy: 'apache2', nginx: 'nginx' }[SERVER];
+        if (!front || !name) throw new Error(`reloadWeb: no graceful restart of ${SERVER} here`);
+        const workers = () => descendants(front, name);
+        const old = workers();
+        process.kill(front, SERVER === 'nginx' ? 'SIGHUP' : 'SIGUSR1');
+        await until(() => workers().some((p) => !old.includes(p)), ms,
+            () => `a new generation of ${SERVER}'s workers (before: ${old}; now: ${workers()})`);
+        return front;
     };
 
     /** Stops web node i (what stopWeb does) and starts it again on the same port. */
