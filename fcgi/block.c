@@ -123,19 +123,26 @@ static void block_wait(struct block *b)
     block_flush(b);
 }
 
-/* Subscribes, and counts the request among the waiting ones. Returns 0 or -1. */
+/* Subscribes on a connection of its own. Returns 0 or -1. */
 static int block_open(struct block *b)
+{
+    return (b->sub = redis_open(b->cfg, BLOCK_SUB_TIMEOUT_MS)) &&
+                   store_subscribe(b->sub, b->cfg, b->w->q.channels, b->w->q.nchannels) == 0
+               ? 0
+               : -1;
+}
+
+/* Counts the request among the waiting ones, once its history is read: from then on
+ * it is sure to see what is published (an event published before the read of a
+ * request without a cursor is before its starting point). Returns 0 or -1. */
+static int block_count(struct block *b)
 {
     redisContext *cmd = conn_get(b->cfg);
 
-    if (!cmd || !(b->sub = redis_open(b->cfg, BLOCK_SUB_TIMEOUT_MS)) ||
-        store_subscribe(b->sub, b->cfg, b->w->q.channels, b->w->q.nchannels) < 0)
-        return -1;
-    if (store_waiting(cmd, b->cfg, b->w->name, b->w->until) < 0) {
-        conn_drop();
-        return -1;
-    }
-    return 0;
+    if (cmd && store_waiting(cmd, b->cfg, b->w->name, b->w->until) == 0)
+        return 0;
+    conn_drop();
+    return -1;
 }
 
 void block_serve(FCGX_Request *req, const struct config *cfg, const struct request_wait *w, const char *cors)
@@ -150,7 +157,11 @@ void block_serve(FCGX_Request *req, const struct config *cfg, const struct reque
         session_fail(b.s, &b.out);
         block_flush(&b);
     } else if (block_read(&b) == SESSION_WAIT) {
-        block_wait(&b);
+        if (block_count(&b) < 0)
+            session_fail(b.s, &b.out);
+        else
+            block_wait(&b);
+        block_flush(&b);
     }
     if ((cmd = conn_get(cfg)) && (store_waiting(cmd, cfg, w->name, 0) < 0 ||
                                   (w->addr && store_leave(cmd, cfg, w->addr, w->name) < 0)))

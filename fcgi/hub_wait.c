@@ -77,23 +77,25 @@ static void waiter_page(redisAsyncContext *ac, void *reply, void *priv)
         waiter_read(w);
 }
 
-/* Reads w's next history page; the first read also counts it among the waiting. */
+/* Reads w's next history page; the first read also counts it among the waiting, after
+ * the read on the same connection, so it counts only once it is sure to see what is
+ * published (see block_count). */
 static void waiter_read(struct hub_waiter *w)
 {
     redisAsyncContext *cmd = link_cmd();
     char since[CURSOR_MAX];
 
-    if (!cmd || (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0)) {
-        link_fail();
-        return;
-    }
-    w->read = 1;
     session_since(w->s, since);
-    if (store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events, waiter_page, w) < 0) {
+    if (!cmd || store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events, waiter_page, w) < 0) {
         link_fail();
         return;
     }
     hub_req_hold(&w->req);
+    if (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0) {
+        link_fail();
+        return;
+    }
+    w->read = 1;
 }
 
 /* Joins w to its channels; its history is read once all are subscribed. */

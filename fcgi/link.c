@@ -2,6 +2,7 @@
  * them is channel.c's and hub.c's business. */
 #include "link.h"
 
+#include <poll.h>
 #include <string.h>
 
 #include "clock.h"
@@ -200,8 +201,21 @@ void link_tick(long long now)
     }
 }
 
+/* Writes what is still queued on ac, for at most ms: the waiting sets' cleanup of a
+ * stop, which would otherwise hold the places until their deadlines. */
+static void link_drain(redisAsyncContext *ac, int ms)
+{
+    long long end = clock_ms() + ms;
+    int done = 0;
+
+    while (redisBufferWrite(&ac->c, &done) == REDIS_OK && !done && clock_ms() < end)
+        poll(&(struct pollfd){.fd = ac->c.fd, .events = POLLOUT}, 1, (int)(end - clock_ms()));
+}
+
 void link_close(void)
 {
+    if (link.state == LINK_UP)
+        link_drain(link.conn[CMD].ac, 1000);
     link.state = LINK_DOWN;
     for (int i = 0; i < 2; i++)
         if (link.conn[i].ac)

@@ -54,7 +54,8 @@ void link_reply(redisAsyncContext *ac, void *reply, void *priv);
  * connection with a PING unanswered, after LINK_TIMEOUT_MS; sends the next PING. */
 void link_tick(long long now);
 
-/* Closes both connections for good, calling no hook (the process is stopping). */
+/* Closes both connections for good, calling no hook (the process is stopping), after
+ * writing what is queued on the command connection (at most 1 s). */
 void link_close(void);
 
 #endif

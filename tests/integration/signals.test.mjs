@@ -193,10 +193,9 @@ test('SIGTERM to comet.fcgi: a waiting poll answers 200 with its cursor, a strea
 });
 
 test('an idle comet.fcgi exits on SIGTERM and the next request is served', { timeout: 60000 }, async () => {
-    // Idle: the earlier tests' requests have all ended. Under mod_fcgid a process is idle once
-    // it has given its place back; in external mode the one process serves on all the same
-    // (and a SIGTERMed one leaves its places to their deadlines: see the README's Redis outages).
-    if (!EXTERNAL) await s.untilWaiting((n) => n === 0, { what: 'no request waiting' });
+    // Idle: the earlier tests' requests have all ended and given their places back (a SIGTERMed
+    // process too, before it exits).
+    await s.untilWaiting((n) => n === 0, { what: 'no request waiting' });
     const pids = await until(() => s.fcgiPids().length >= 1 && s.fcgiPids(), WAIT_MS, 'a comet.fcgi process');
     for (const pid of pids) process.kill(pid, 'SIGTERM');
     await until(() => pids.every((p) => !alive(p)), WAIT_MS, 'idle comet.fcgi processes to exit');
