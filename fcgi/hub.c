@@ -115,9 +115,11 @@ void hub_req_hold(struct hub_req *r)
 
 int hub_req_release(struct hub_req *r)
 {
-    if (--r->holds == 0 && r->closed)
+    int closed = r->closed;
+
+    if (--r->holds == 0 && closed)
         hub_req_free(r);
-    return r->closed;
+    return closed;
 }
 
 /* Writes what this round queued. */
