@@ -505,5 +505,11 @@ for sc in "${scenarios[@]}"; do
 done
 write_report
 plot
+# comet-apache only: publishes and /stats while clients wait, and a burst of subscribers
+# (mod_fcgid's process classes); a section of its own at the end of the report.
+if [[ " ${servers[*]} " = *" comet-apache "* ]]; then
+    bench/apache-short.sh "$run/web" "$web_port" "$out" "$publish_key" >> "$out/report.md" ||
+        note "bench/apache-short.sh failed"
+fi
 note "done in $((SECONDS - start)) s: $out/report.md, $out/latency.png"
 cat "$out/report.md"

@@ -136,6 +136,8 @@ static int serve_waiting(FCGX_Request *req, const struct config *cfg, const char
  * the hub took it (the caller must not finish it). */
 static int route(FCGX_Request *req, const struct config *cfg)
 {
+    /* apache-conf/comet.conf and htaccess.example send these names to mod_fcgid's wait
+     * class, the rest to the short class: keep them in step. */
     static const struct {
         const char *name;
         enum frame_kind kind;
@@ -226,39 +228,62 @@ static int run_external(const struct config *cfg)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: comet.fcgi [-n] [-e | -s SOCKET]\n"
+    fprintf(stderr, "usage: comet.fcgi [-n] [-e | -s SOCKET] [-L NAME]\n"
                     "  (none)     one request at a time, as mod_fcgid sends them\n"
                     "  -e         external mode on the inherited socket (spawn-fcgi, lighttpd bin-path)\n"
                     "  -s SOCKET  external mode listening on SOCKET: a path, or HOST:PORT\n"
+                    "  -L NAME    a label for this process's class, in each of its log lines\n"
+                    "             (comet.fcgi:NAME[PID]); NAME is 1 to 32 of A-Z a-z 0-9 _ . -.\n"
+                    "             Under mod_fcgid a distinct command line is a distinct class\n"
+                    "             (apache-conf/comet.conf: wait and short)\n"
                     "  -n         check the configuration and exit\n");
     exit(2);
+}
+
+/* The name log lines carry: "comet.fcgi", or "comet.fcgi:NAME" with -L NAME. Returns
+ * a static string, or NULL when NAME is not a valid label. */
+static const char *progname(const char *label)
+{
+    static char name[64];
+    size_t n = label ? strlen(label) : 0;
+
+    if (!label)
+        return "comet.fcgi";
+    if (n < 1 || n > 32 || strspn(label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+        return NULL;
+    snprintf(name, sizeof name, "comet.fcgi:%s", label);
+    return name;
 }
 
 int main(int argc, char **argv)
 {
     const struct config *cfg;
     FCGX_Request req;
-    const char *sock = NULL;
+    const char *sock = NULL, *label = NULL, *name;
     char err[256];
     int opt, check = 0;
 
-    while ((opt = getopt(argc, argv, "nes:")) != -1) {
+    while ((opt = getopt(argc, argv, "nes:L:")) != -1) {
         if (opt == 'n')
             check = 1;
         else if (opt == 'e')
             external = 1;
         else if (opt == 's')
             external = 1, sock = optarg;
+        else if (opt == 'L')
+            label = optarg;
         else
             usage();
     }
+    if (!(name = progname(label)))
+        usage();
     if (!(cfg = config_load(err, sizeof err))) {
-        fprintf(stderr, "comet.fcgi: %s\n", err);
+        fprintf(stderr, "%s: %s\n", name, err);
         return 1;
     }
     if (check)
         return 0;
-    log_init("comet.fcgi", (enum log_level)cfg->log_level);
+    log_init(name, (enum log_level)cfg->log_level);
     srand((unsigned)(clock_wall_ms() ^ ((long long)getpid() << 16)));
     if (sock && (listen_fd = FCGX_OpenSocket(sock, 4096)) < 0) { /* bursts; capped by somaxconn */
         log_error("cannot listen on %s", sock);
