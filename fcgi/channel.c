@@ -26,6 +26,8 @@ struct channel {
     struct channel_member **m;
     size_t n, cap;
     long long idle_since; /* when its last member left */
+    struct cursor seen;   /* the newest event delivered since the SUBSCRIBE, when has_seen */
+    int has_seen;
     struct channel *next; /* hash chain */
 };
 
@@ -70,6 +72,7 @@ static int channel_subscribe(struct channel *c)
     redisAsyncContext *sub = link_sub();
 
     c->state = CHANNEL_SUBSCRIBING;
+    c->has_seen = 0; /* what came before an UNSUBSCRIBE says nothing of the gap after it */
     return sub ? store_subscribe_async(sub, reg.cfg, c->name, channel_reply, c) : -1;
 }
 
@@ -153,6 +156,20 @@ struct channel_member **channel_members(struct channel *c, size_t *n)
 {
     *n = c->n;
     return c->m;
+}
+
+void channel_saw(struct channel *c, struct cursor id)
+{
+    c->seen = id;
+    c->has_seen = 1;
+}
+
+int channel_seen(const struct channel *c, struct cursor *id)
+{
+    if (!c || !c->has_seen || c->state != CHANNEL_SUBSCRIBED)
+        return -1;
+    *id = c->seen;
+    return 0;
 }
 
 void channel_tick(long long now)

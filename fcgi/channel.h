@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "cursor.h"
 
 struct channel;
 struct hub_waiter;
@@ -41,6 +42,13 @@ void channel_leave(struct channel_member *m);
 
 /* The members of c, *n of them; the array is valid until the next join or leave. */
 struct channel_member **channel_members(struct channel *c, size_t *n);
+
+/* Notes that c's subscription delivered event id (ids come in increasing order). */
+void channel_saw(struct channel *c, struct cursor id);
+
+/* The newest event c's subscription delivered since it was last SUBSCRIBEd: every event
+ * after it comes on the subscription too. Returns 0, or -1 when none came yet. */
+int channel_seen(const struct channel *c, struct cursor *id);
 
 /* UNSUBSCRIBEs the channels nobody waited on for CHANNEL_IDLE_MS (now: clock_ms). */
 void channel_tick(long long now);

@@ -1,7 +1,8 @@
 /* hub_wait: waiting requests in the event loop, each the driver of one session:
  * admitted per address (when configured), joined to its channels (channel.c), its
- * history read on the command connection once all are subscribed, then fed live
- * messages, the time and a stop. What is sent when is session.c's. */
+ * history read on the command connection once all are subscribed (unless the
+ * subscriptions already delivered its cursor's event, so nothing can follow it yet),
+ * then fed live messages, the time and a stop. What is sent when is session.c's. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,13 +55,22 @@ static void waiter_fail(struct hub_req *r)
     waiter_emit(w, at, session_fail(w->s, &r->out));
 }
 
+/* Feeds w's session a page of history; reads the next one when it asks. */
+static void waiter_feed(struct hub_waiter *w, const struct store_page *page)
+{
+    size_t at = hub_req_open(&w->req);
+    enum session_next next = session_page(w->s, page, clock_ms(), &w->req.out);
+
+    waiter_emit(w, at, next);
+    if (next == SESSION_READ)
+        waiter_read(w);
+}
+
 /* A history page came for w (NULL: the link failed, which hub_down answers). */
 static void waiter_page(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct hub_waiter *w = priv;
     struct store_page page;
-    enum session_next next;
-    size_t at;
 
     (void)ac;
     if (hub_req_release(&w->req) || w->req.ending || !reply)
@@ -69,12 +79,27 @@ static void waiter_page(redisAsyncContext *ac, void *reply, void *priv)
         waiter_fail(&w->req);
         return;
     }
-    at = hub_req_open(&w->req);
-    next = session_page(w->s, &page, clock_ms(), &w->req.out);
+    waiter_feed(w, &page);
     store_page_free(&page);
-    waiter_emit(w, at, next);
-    if (next == SESSION_READ)
-        waiter_read(w);
+}
+
+/* Whether nothing can follow since in w's history yet: since is the newest event that
+ * the subscriptions of w's channels delivered, each subscribed since before its own
+ * newest (channel_seen), so every later event comes to w live. A poll resuming from the
+ * event it was just answered with then waits without a read of history. */
+static int waiter_caught_up(const struct hub_waiter *w, const char *since, struct cursor *at)
+{
+    struct cursor seen, newest = {0, 0};
+
+    if (cursor_parse(since, strlen(since), at) < 0)
+        return 0;
+    for (size_t k = 0; k < w->n; k++) {
+        if (channel_seen(w->m[k].channel, &seen) < 0 || cursor_cmp(seen, *at) > 0)
+            return 0;
+        if (cursor_cmp(seen, newest) > 0)
+            newest = seen;
+    }
+    return cursor_cmp(newest, *at) == 0;
 }
 
 /* Reads w's next history page; the first read also counts it among the waiting, after
@@ -85,17 +110,25 @@ static void waiter_read(struct hub_waiter *w)
     redisAsyncContext *cmd = link_cmd();
     char since[CURSOR_MAX];
 
+    struct store_page none = {0};
+    int caught_up;
+
     session_since(w->s, since);
-    if (!cmd || store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events, waiter_page, w) < 0) {
+    caught_up = waiter_caught_up(w, since, &none.last);
+    if (!cmd || (!caught_up && store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events,
+                                                waiter_page, w) < 0)) {
         link_fail();
         return;
     }
-    hub_req_hold(&w->req);
+    if (!caught_up)
+        hub_req_hold(&w->req);
     if (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0) {
         link_fail();
         return;
     }
     w->read = 1;
+    if (caught_up)
+        waiter_feed(w, &none);
 }
 
 /* Joins w to its channels; its history is read once all are subscribed. */
@@ -221,6 +254,7 @@ static void wait_message(struct channel *c, const char *env, size_t len)
 
     if (session_event_set(&wait.ev, env, len) < 0)
         return;
+    channel_saw(c, wait.ev.id);
     m = channel_members(c, &n);
     for (size_t i = 0; i < n; i++) {
         struct hub_waiter *w = m[i]->owner;

@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { startStack, channelName, sleep, until, alive, cmpId, assertIncreasing, openSse, query, SERVER, EXTERNAL, APART,
     WAIT_MS, PROMPT_MS } from '../lib/stack.mjs';
 import { assertComplete, assertSseEnvelopes, assertJsonHeaders } from '../lib/checks.mjs';
@@ -298,6 +299,41 @@ test('channels nobody waits on any more are unsubscribed: the subscription does 
     const [id] = await s.publishIds({ channel: chs[0], data: 'again' });
     const r = await p;
     assert.deepEqual(r.json.events.map((e) => e.id), [id]);
+});
+
+/** Redis's MONITOR on a connection of its own: lines() is every command Redis ran since it began. */
+async function monitor() {
+    const sock = net.connect({ host: '127.0.0.1', port: s.redisPort });
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { text += d; });
+    sock.on('error', () => {});
+    sock.write('MONITOR\r\n');
+    await until(() => text.startsWith('+OK'), WAIT_MS, 'MONITOR to begin');
+    return { lines: () => text.split('\r\n').slice(1), stop: () => sock.destroy() };
+}
+
+test('a poll resuming from the event it was just answered with waits without reading history (the hub ' +
+    'saw that event on its subscription); one resuming from further back reads it, and both get every ' +
+    'event once', { timeout: 60000, skip: SKIP }, async () => {
+    const ch = channelName('caughtup');
+    const { req: first } = await s.whenWaiting(() => s.poll({ channel: ch, since: '0', timeout: 20 }));
+    const [a] = await s.publishIds({ channel: ch, data: 'a' });
+    assert.deepEqual((await first).json.events.map((e) => e.id), [a]);
+    const mon = await monitor();
+    let resumed;
+    try {
+        ({ req: resumed } = await s.whenWaiting(() => s.poll({ channel: ch, since: a, timeout: 20 })));
+    } finally {
+        mon.stop();
+    }
+    const reads = mon.lines().filter((l) => l.includes(`"comet:h:${ch}"`));
+    assert.deepEqual(reads, [], 'commands on the history of a channel whose newest event the poll had');
+    const [b] = await s.publishIds({ channel: ch, data: 'b' });
+    assert.deepEqual((await resumed).json.events.map((e) => e.id), [b]);
+    // Further back than what the subscription saw: from history, and nothing twice.
+    const back = await s.poll({ channel: ch, since: '0', timeout: 1 });
+    assert.deepEqual(back.json.events.map((e) => e.id), [a, b]);
 });
 
 test('SIGTERM with 100 polls and 100 streams waiting: every poll answers 200 with its cursor, every stream ' +
