@@ -9,6 +9,8 @@
 #                           apache (mod_fcgid), lighttpd, nginx, proxy (Apache mod_proxy_fcgi);
 #                           all but apache run comet.fcgi in external mode
 #   BENCH_COMET_CAP=N       waiting clients comet may be given (default: from apache-conf)
+#   BENCH_REPEAT=N          runs of each scenario on each server, alternating servers within
+#                           each repetition (default 3; 1 with BENCH_SCALE=small)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,8 @@ cd "$root"
 out=$root/build/bench
 run=$out/run
 scale=${BENCH_SCALE:-full}
+repeat=${BENCH_REPEAT:-$([[ $scale = small ]] && echo 1 || echo 3)}
+[[ $repeat =~ ^[1-9][0-9]?$ ]] || die "BENCH_REPEAT: a number of runs, 1 to 99"
 comet_servers=${COMET_SERVER:-apache lighttpd nginx proxy}
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -281,7 +285,7 @@ run_one() {
     rm -f "$ready"
     cmd=("$out/loadgen" -f "$flavor" -m "$mode" -n "$n" -C "$chans" -r "$rate" -P "$pconns"
          -d "$secs" -g "$grace" -s "$settle" -T 60 -p "$port" "${key[@]}"
-         -x "b$$-$name-${server#comet-}-" -l "$server:$name" -o "$out/cdf/$name.$server.cdf" -R "$ready")
+         -x "b$$-$name-${server#comet-}-$rep-" -l "$server:$name" -o "$out/cdf/$name.$server.cdf" -R "$ready")
     echo "${server}: ${cmd[*]}" | sed "s#$out/#build/bench/#g; s#-k [^ ]*#-k KEY#" >> "$out/commands.txt"
     timeout -k 5 $((60 + settle + secs + grace + 30)) "${cmd[@]}" > "$out/last.json" 2>> "$out/loadgen.log" &
     lpid=$!
@@ -301,7 +305,7 @@ run_one() {
     json+=",\"procs_base\":$bp,\"procs\":$wp,\"redis_base_kb\":$br,\"redis_kb\":$wr"
     json+=",\"pss_per_client_kb\":$(per_client "$((w - b))" "$conn")"
     json+=",\"pss_per_client_noredis_kb\":$(per_client "$((w - wr - b + br))" "$conn")"
-    json+=",\"loadavg\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"note\":\"$note\"}"
+    json+=",\"rep\":$rep,\"loadavg\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"note\":\"$note\"}"
     echo "$json" >> "$out/results.jsonl"
     echo "$server $n" >> "$out/cdf/$name.subscribers"
     note "$server $name: n=$n connected=$(field "$json" connected) p50=$(field "$json" p50_ms) p99=$(field "$json" p99_ms) ms lost=$(field "$json" lost) dup=$(field "$json" duplicated) deliveries/s=$(field "$json" deliveries_per_s) PSS/client=$(field "$json" pss_per_client_kb) kB ${note:+($note)}"
@@ -314,6 +318,42 @@ result() { grep -F "\"server\":\"$1\",\"scenario\":\"$2\"," "$out/results.jsonl"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# spread: for each scenario and comet deployment, the headline figure (idle: kB per client;
+# flat out: deliveries/s; else p99 ms) of every repetition, its min / median / max on each
+# side, and of the ratio comet / Nchan taken repetition by repetition (each pair ran
+# back to back).
+spread() {
+    awk -v comet="${servers[*]:0:${#servers[@]}-1}" '
+        function f(line, k,   m) {
+            if (match(line, "\"" k "\":\"?[^,\"}]*")) { m = substr(line, RSTART, RLENGTH); sub(/^"[^"]*":"?/, "", m); return m }
+            return ""
+        }
+        function stats(a, n,   i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            return sprintf(a[1] >= 1000 ? "%.0f / %.0f / %.0f" : "%.2f / %.2f / %.2f", a[1],
+                           n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[n])
+        }
+        {
+            sc = f($0, "scenario"); sv = f($0, "server"); rp = f($0, "rep")
+            what = sc ~ /^idle-/ ? "pss_per_client_kb" : (sc ~ /^(fanout|channels-max)-/ ? "deliveries_per_s" : "p99_ms")
+            v[sv, sc, rp] = f($0, what) + 0; unit[sc] = what
+            if (!((sc) in seen)) { seen[sc] = 1; order[++ns] = sc }
+            if (rp > reps) reps = rp
+        }
+        END {
+            nc = split(comet, cs, " ")
+            print "| scenario | figure | server | min / median / max | Nchan min / median / max | ratio min / median / max |"
+            print "|---|---|---|---|---|---|"
+            for (i = 1; i <= ns; i++) for (c = 1; c <= nc; c++) {
+                sc = order[i]; n = 0; delete a; delete b; delete r
+                for (k = 1; k <= reps; k++) if (((cs[c], sc, k) in v) && (("nchan", sc, k) in v)) {
+                    n++; a[n] = v[cs[c], sc, k]; b[n] = v["nchan", sc, k]; r[n] = b[n] ? a[n] / b[n] : 0
+                }
+                if (n) printf "| %s | %s | %s | %s | %s | %s |\n", sc, unit[sc], cs[c], stats(a, n), stats(b, n), stats(r, n)
+            }
+        }' "$out/results.jsonl"
+}
 
 write_report() {
     local f=$out/report.md s sc name c r a b cs m n d g p
@@ -415,6 +455,14 @@ write_report() {
             echo
         done
         echo
+        if ((repeat > 1)); then
+            echo "## Spread over $repeat repetitions"
+            echo
+            echo "Each scenario ran $repeat times on each server, the servers alternating within each repetition; the tables above show the last repetition. Ratio = comet / Nchan of the same repetition."
+            echo
+            spread
+            echo
+        fi
         echo "## Every run"
         echo
         echo "| server | scenario | subscribers | channels | live | connect s | errors | reconnects | published | publish errors | publishes unanswered | publish p50 / p99 ms | deliveries | expected | lost | subscribers with loss | dup | load avg (1 min) after | note |"
@@ -498,9 +546,11 @@ note "scale $scale; servers: ${servers[*]}; Redis on $redis_port, comet on $web_
 start=$SECONDS
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for sc in "${scenarios[@]}"; do
-    for s in "${servers[@]}"; do
-        # shellcheck disable=SC2086 # the scenario's words are its arguments
-        run_one "$s" $sc
+    for ((rep = 1; rep <= repeat; rep++)); do
+        for s in "${servers[@]}"; do
+            # shellcheck disable=SC2086 # the scenario's words are its arguments
+            run_one "$s" $sc
+        done
     done
 done
 write_report
