@@ -4,7 +4,6 @@
  * subscriptions already delivered its cursor's event, so nothing can follow it yet),
  * then fed live messages, the time and a stop. What is sent when is session.c's. */
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +25,7 @@ struct hub_waiter {
     size_t n;
     int missing;              /* channels whose SUBSCRIBE is not confirmed yet */
     int read;                 /* a history read was sent: it counts among the waiting */
-    char name[PROC_NAME_MAX]; /* member of the store's waiting sets */
+    const char *name;         /* member of the store's waiting sets (in names' allocation) */
     char *addr;               /* client address to admit (COMET_MAX_WAITING_PER_ADDR), or NULL */
     int admitted;             /* its address's set holds name */
     long long until;          /* wall-clock end of its place in those sets */
@@ -284,10 +283,10 @@ int hub_room(FCGX_Request *req, const struct config *cfg, const char *cors)
     return 0;
 }
 
-/* Copies the channel names of rw into one allocation. */
-static char **waiter_names(const struct request_wait *rw)
+/* Copies the channel names of rw, then its member name (*name), into one allocation. */
+static char **waiter_names(const struct request_wait *rw, const char **name)
 {
-    size_t size = 0;
+    size_t size = strlen(rw->name) + 1;
     char **names, *p;
 
     for (size_t i = 0; i < rw->q.nchannels; i++)
@@ -298,6 +297,7 @@ static char **waiter_names(const struct request_wait *rw)
         names[i] = strcpy(p, rw->q.channels[i]);
         p += strlen(p) + 1;
     }
+    *name = strcpy(p, rw->name);
     return names;
 }
 
@@ -310,11 +310,10 @@ void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_
     request_session(rw, cors, &st);
     w->s = session_new(cfg, &st);
     w->n = rw->q.nchannels;
-    w->names = waiter_names(rw);
+    w->names = waiter_names(rw, &w->name);
     w->m = xcalloc(w->n, sizeof *w->m);
     for (size_t k = 0; k < w->n; k++)
         w->m[k].owner = w;
-    snprintf(w->name, sizeof w->name, "%s", rw->name);
     w->addr = cfg->max_waiting_addr ? xstrdup(addr ? addr : "") : NULL;
     w->until = rw->until;
     atomic_fetch_add(&wait_count, 1);
