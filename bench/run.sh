@@ -4,7 +4,8 @@
 # private nginx + Nchan on free loopback ports, runs every scenario against each server (each on
 # a freshly started web server), and writes build/bench/report.md, results.jsonl, latency.png.
 # Loopback only, every run bounded in time; it stops what it started, by pid. Not part of tests.
-#   BENCH_SCALE=small       a quick pass (about 3 minutes) instead of the full sizes (about 12)
+#   BENCH_SCALE=small       a quick pass (about 6 minutes, each scenario once) instead of the
+#                           full sizes (about an hour with the three repetitions)
 #   COMET_SERVER="apache lighttpd nginx proxy"  (the default) comet behind which web servers:
 #                           apache (mod_fcgid), lighttpd, nginx, proxy (Apache mod_proxy_fcgi);
 #                           all but apache run comet.fcgi in external mode
