@@ -120,7 +120,6 @@ static void block_wait(struct block *b)
         else
             next = block_poll(b, now);
     }
-    block_flush(b);
 }
 
 /* Subscribes on a connection of its own. Returns 0 or -1. */

@@ -101,6 +101,16 @@ static int waiter_caught_up(const struct hub_waiter *w, const char *since, struc
     return cursor_cmp(newest, *at) == 0;
 }
 
+/* Sends the read of w's history after since; its page comes to waiter_page, which the
+ * request is held for. Returns 0, or -1 when cmd takes no more commands. */
+static int waiter_send_read(struct hub_waiter *w, redisAsyncContext *cmd, const char *since)
+{
+    if (store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events, waiter_page, w) < 0)
+        return -1;
+    hub_req_hold(&w->req);
+    return 0;
+}
+
 /* Reads w's next history page; the first read also counts it among the waiting, after
  * the read on the same connection, so it counts only once it is sure to see what is
  * published (see block_count). */
@@ -108,20 +118,13 @@ static void waiter_read(struct hub_waiter *w)
 {
     redisAsyncContext *cmd = link_cmd();
     char since[CURSOR_MAX];
-
-    struct store_page none = {0};
+    struct store_page none = {0}; /* the page a caught-up waiter would read */
     int caught_up;
 
     session_since(w->s, since);
     caught_up = waiter_caught_up(w, since, &none.last);
-    if (!cmd || (!caught_up && store_read_async(cmd, wait.cfg, w->names, w->n, since, wait.cfg->poll_max_events,
-                                                waiter_page, w) < 0)) {
-        link_fail();
-        return;
-    }
-    if (!caught_up)
-        hub_req_hold(&w->req);
-    if (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0) {
+    if (!cmd || (!caught_up && waiter_send_read(w, cmd, since) < 0) ||
+        (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0)) {
         link_fail();
         return;
     }

@@ -137,6 +137,20 @@ function ppid(pid) {
 }
 
 /**
+ * Watches requests (promises of polls, say) that should still be waiting: returns a function
+ * that says how the first of them ended ("answered 200 …", "failed: …"), or null while none has.
+ */
+function answeredEarly(requests) {
+    let early = null;
+    for (const p of requests) {
+        if (!p || typeof p.then !== 'function') continue;
+        p.then((r) => (early ??= `answered ${r && r.status} ${String(r && r.text).slice(0, 300)}`),
+            (e) => (early ??= `failed: ${e.message}`));
+    }
+    return () => early;
+}
+
+/**
  * Ends a client socket with a reset (RST) rather than a close (FIN), while it can: only while
  * its writing side is open. Once a shutdown is under way (the server closed first, so Node
  * ended our side too), Node 20 refuses the reset (EINVAL) and leaves the handle half closed,
@@ -755,14 +769,9 @@ export async function startStack(opts = {}) {
     s.untilWaiting = async (n, { instance = 0, ms = WAIT_MS, what = `${n} requests waiting`, requests = [] } = {}) => {
         const ok = typeof n === 'function' ? n : (w) => w >= n;
         let seen = 'no answer from /stats';
-        let early = null;
-        for (const p of requests) {
-            if (!p || typeof p.then !== 'function') continue;
-            p.then((r) => (early ??= `answered ${r && r.status} ${String(r && r.text).slice(0, 300)}`),
-                (e) => (early ??= `failed: ${e.message}`));
-        }
+        const early = answeredEarly(requests);
         return until(async () => {
-            if (early) throw new Error(`${what}: a request ${early} before it was counted waiting ` +
+            if (early()) throw new Error(`${what}: a request ${early()} before it was counted waiting ` +
                 `(/stats waiting: ${seen})`);
             seen = (await s.stats(instance)).waiting;
             return ok(seen) && { waiting: seen };
@@ -788,14 +797,9 @@ export async function startStack(opts = {}) {
     s.untilNewWaiting = async (before, n = 1, { instance = 0, ms = WAIT_MS, what = `${n} new requests waiting`,
         requests = [] } = {}) => {
         let seen = 'none yet';
-        let early = null;
-        for (const p of requests) {
-            if (!p || typeof p.then !== 'function') continue;
-            p.then((r) => (early ??= `answered ${r && r.status} ${String(r && r.text).slice(0, 300)}`),
-                (e) => (early ??= `failed: ${e.message}`));
-        }
+        const early = answeredEarly(requests);
         await until(async () => {
-            if (early) throw new Error(`${what}: a request ${early} before it was counted waiting (new: ${seen})`);
+            if (early()) throw new Error(`${what}: a request ${early()} before it was counted waiting (new: ${seen})`);
             const now = [...(await s.waitingSet(instance))].filter((m) => !before.has(m));
             seen = now.length;
             return now.length >= n;
