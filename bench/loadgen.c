@@ -45,6 +45,7 @@ struct opts {
     double duration, grace, connect_timeout, settle;
     long max_pub;
     const char *key, *prefix, *sse_path, *poll_path, *pub_path, *cdf_file, *ready_file, *label;
+    const char *trace_file;
 };
 
 struct conn {
@@ -76,6 +77,7 @@ static struct {
     int started, nready;
     uint64_t errors, reconnects, deliveries, unique, dups, bad;
     struct hist lat, publat;
+    FILE *trace; /* -t: one line per delivery */
 } L;
 
 static volatile sig_atomic_t stop_requested;
@@ -333,6 +335,8 @@ static void delivered(struct conn *c, uint64_t seq, uint64_t t)
     L.deliveries++;
     L.last_delivery = L.now;
     hist_add(&L.lat, now > t ? now - t : 0);
+    if (L.trace)
+        fprintf(L.trace, "%llu %llu\n", (unsigned long long)t, (unsigned long long)(now > t ? now - t : 0));
     if (seqset_add(&c->seen, (uint32_t)seq))
         L.unique++;
     else
@@ -785,11 +789,12 @@ static void usage(void)
             "         [-C CHANNELS] [-r RATE|max] [-P PUBLISHER_CONNS] [-d SECONDS] [-g GRACE]\n"
             "         [-T CONNECT_TIMEOUT] [-s SETTLE] [-c CONNECTING_AT_ONCE] [-M MAX_PUBLISHES]\n"
             "         [-k KEY] [-x CHANNEL_PREFIX] [-S SSE_PATH] [-L POLL_PATH] [-U PUBLISH_PATH]\n"
-            "         [-o CDF_FILE] [-R READY_FILE] [-l LABEL]\n"
+            "         [-o CDF_FILE] [-t TRACE_FILE] [-R READY_FILE] [-l LABEL]\n"
             "Paths are templates where {ch} stands for the channel's name. Subscriber i listens on\n"
             "channel i %% C; publish k goes to channel k %% C. Phases: connect (at most T s), write\n"
             "READY_FILE, settle s s, one warm-up publish per connection (at most 10 s), publish for\n"
-            "d s (RATE 0: hold idle), wait up to g s for the last deliveries, print one JSON line.\n");
+            "d s (RATE 0: hold idle), wait up to g s for the last deliveries, print one JSON line.\n"
+            "TRACE_FILE gets a line per delivery: its send time and latency, in microseconds.\n");
     exit(2);
 }
 
@@ -813,7 +818,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                        .pubconns = 4, .conc = 500, .rate = 10, .duration = 10, .grace = 3,
                        .connect_timeout = 30, .settle = 1, .max_pub = 200000, .key = "",
                        .prefix = "bench", .label = "run"};
-    while ((ch = getopt(argc, argv, "f:m:n:C:r:P:d:g:T:s:c:M:p:k:x:S:L:U:o:R:l:h")) != -1) {
+    while ((ch = getopt(argc, argv, "f:m:n:C:r:P:d:g:T:s:c:M:p:k:x:S:L:U:o:t:R:l:h")) != -1) {
         switch (ch) {
         case 'f':
             if (strcmp(optarg, "comet") && strcmp(optarg, "nchan"))
@@ -847,6 +852,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 'L': o->poll_path = optarg; break;
         case 'U': o->pub_path = optarg; break;
         case 'o': o->cdf_file = optarg; break;
+        case 't': o->trace_file = optarg; break;
         case 'R': o->ready_file = optarg; break;
         case 'l': o->label = optarg; break;
         default: usage();
@@ -898,6 +904,10 @@ int main(int argc, char **argv)
                   strerror(errno));
         return 1;
     }
+    if (L.o.trace_file && !(L.trace = fopen(L.o.trace_file, "w"))) {
+        log_error("%s: %s", L.o.trace_file, strerror(errno));
+        return 1;
+    }
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if ((L.ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
@@ -920,6 +930,8 @@ int main(int argc, char **argv)
         tick();
     }
     report();
+    if (L.trace && fclose(L.trace) != 0)
+        log_error("%s: %s", L.o.trace_file, strerror(errno));
     for (int i = 0; i < L.o.subs; i++)
         conn_close(&L.subs[i], 1);
     for (int i = 0; i < L.o.pubconns; i++)

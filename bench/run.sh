@@ -289,6 +289,9 @@ run_one() {
     cmd=("$out/loadgen" -f "$flavor" -m "$mode" -n "$n" -C "$chans" -r "$rate" -P "$pconns"
          -d "$secs" -g "$grace" -s "$settle" -T 60 -p "$port" "${key[@]}"
          -x "b$$-$name-${server#comet-}-$rep-" -l "$server:$name" -o "$out/cdf/$name.$server.cdf" -R "$ready")
+    # Where a tail comes from (one stall or a steady spread): every delivery's send time and
+    # latency, kept for the many-channel scenarios only (fan-out would write millions of lines).
+    [[ $name = channels* ]] && cmd+=(-t "$out/cdf/$name.$server.$rep.trace")
     echo "${server}: ${cmd[*]}" | sed "s#$out/#build/bench/#g; s#-k [^ ]*#-k KEY#" >> "$out/commands.txt"
     timeout -k 5 $((60 + settle + secs + grace + 30)) "${cmd[@]}" > "$out/last.json" 2>> "$out/loadgen.log" &
     lpid=$!
