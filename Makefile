@@ -121,6 +121,7 @@ fuzz: fuzz-build
 test: deps
 	$(MAKE) all unit
 	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) static
 	$(MAKE) fuzz-build
 	tests/run.sh
 
