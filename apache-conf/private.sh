@@ -125,7 +125,8 @@ ThreadsPerChild 200
 MaxRequestWorkers 2200
 
 TypesConfig /etc/mime.types
-LogFormat "%h %t \"%r\" %>s %b %Dus" comet
+# %X: the connection's state when the response ended; X: the client had gone (README, Disconnects).
+LogFormat "%h %t \"%r\" %>s %b %Dus %X" comet
 CustomLog "$run/access.log" comet
 
 FcgidIPCDir "$run/fcgid"
