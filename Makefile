@@ -1,5 +1,6 @@
 # comet-fcgi: one hand-written Makefile. `make run` starts the whole stack, `make test`
-# runs every test; both install missing Debian packages first.
+# runs every test; both install the missing Debian packages they need first (run: only
+# what building and SERVER's stack need; test: everything, tests/deps.sh).
 PREFIX ?= /usr/local
 DESTDIR ?=
 # Where the settings file is looked for by default: SYSCONFDIR/comet-fcgi/comet.env.
@@ -102,7 +103,10 @@ build/%_lua.h: common/%.lua
 	  printf ';\n'; } > $@
 
 deps:
-	@tests/deps.sh
+	@tests/deps.sh test
+
+run-deps:
+	@tests/deps.sh run $(SERVER)
 
 unit: $(UNIT)
 
@@ -125,7 +129,7 @@ test: deps
 	$(MAKE) fuzz-build
 	tests/run.sh
 
-run: deps all
+run: run-deps all
 	PORT=$(PORT) SERVER=$(SERVER) tests/stack.sh run
 
 # Side by side with Nchan; not part of test (BENCH_SCALE=small for a quick pass).
@@ -150,5 +154,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: FORCE all deps static unit fuzz-build fuzz test run bench chaos install uninstall clean
+.PHONY: FORCE all deps run-deps static unit fuzz-build fuzz test run bench chaos install uninstall clean
 -include $(shell find build -name '*.d' 2>/dev/null)

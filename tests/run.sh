@@ -61,10 +61,11 @@ if compgen -G 'build/fuzz/*' > /dev/null; then
 fi
 
 # (b) Node's runner (files named *.test.mjs: integration against real stacks, the browser
-# client's own tests, browser tests) prints the spec report and writes TAP for counting.
+# client's own tests, browser tests, tests/tools' checks of the scripts) prints the spec
+# report and writes TAP for counting.
 # Each deployment's stacks live under COMET_TEST_RUNS/<server>/.
 once_dirs=()
-for d in tests/client tests/browser; do
+for d in tests/client tests/browser tests/tools; do
     if [[ -d $d ]]; then once_dirs+=("$d/"); fi
 done
 # Stacks that a killed earlier run left behind: stopped by their pid files, nested web
