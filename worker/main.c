@@ -3,6 +3,7 @@
  * worker active per inbox; others wait on standby and take over when it lapses.
  * What storing means (ids, trimming, fan-out) is the store's business. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "redis.h"
 #include "store.h"
+#include "writer.h"
 #include "xalloc.h"
 
 /* How often a standby worker looks at the lease: a crashed active worker is replaced
@@ -177,39 +180,61 @@ static void worker_step(struct worker *w)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: comet-worker [-n] [-t seconds]\n"
-                    "  -n          check the configuration and exit\n"
-                    "  -t seconds  exit after this long (for cron: * * * * * comet-worker -t 60)\n");
+    fprintf(stderr, "usage: comet-worker [-n] [-t seconds] [--archive | --archive-init]\n"
+                    "  -n              check the configuration and exit\n"
+                    "  -t seconds      exit after this long (for cron: * * * * * comet-worker -t 60)\n"
+                    "  --archive       run the archive writer (COMET_ARCHIVE) instead of the worker\n"
+                    "  --archive-init  apply the archive's schema (sql/) unless it is there, and exit\n");
     exit(2);
+}
+
+/* What COMET_ARCHIVE names, as far as it can be checked without connecting. Returns 0,
+ * or -1 with the message in err. */
+static int check_archive(const struct config *cfg, char *err, size_t errlen)
+{
+    struct archive_url url;
+
+    return archive_url_parse(cfg->archive, &url, err, errlen) < 0 || archive_check(&url, err, errlen) < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
+    static const struct option longs[] = {{"archive", no_argument, NULL, 'A'},
+                                          {"archive-init", no_argument, NULL, 'I'},
+                                          {NULL, 0, NULL, 0}};
     struct worker w = {0};
     struct sigaction sa = {0};
     char err[256], host[64] = "";
     long long until = 0;
-    int opt, check = 0, backoff = 100;
+    int opt, check = 0, backoff = 100, mode = 0;
 
-    while ((opt = getopt(argc, argv, "nt:")) != -1) {
+    while ((opt = getopt_long(argc, argv, "nt:", longs, NULL)) != -1) {
         if (opt == 'n')
             check = 1;
+        else if ((opt == 'A' || opt == 'I') && !mode)
+            mode = opt;
         else if (opt == 't' && atoi(optarg) > 0)
             until = clock_wall_ms() + atoi(optarg) * 1000LL;
         else
             usage();
     }
-    if (!(w.cfg = config_load(err, sizeof err))) {
+    if (optind < argc)
+        usage();
+    if (!(w.cfg = config_load(err, sizeof err)) || check_archive(w.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "comet-worker: %s\n", err);
         return 1;
     }
     if (check)
         return 0;
-    log_init("comet-worker", (enum log_level)w.cfg->log_level);
+    log_init(mode == 'A' ? "comet-worker:archive" : "comet-worker", (enum log_level)w.cfg->log_level);
+    if (mode == 'I')
+        return writer_init(w.cfg);
     sa.sa_handler = on_signal; /* no SA_RESTART: a blocked wait returns at once */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (mode == 'A')
+        return writer_run(w.cfg, until, &stopping);
     gethostname(host, sizeof host - 1);
     srand((unsigned)(clock_wall_ms() ^ getpid()));
     snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
