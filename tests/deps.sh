@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian packages that building and testing need, and only those missing
-# (silent when none is), and the npm packages of package-lock.json. Services are left alone: if the distro's apache2, lighttpd or redis start, they
-# keep their usual ports; the test and demo stacks use others.
+# (silent when none is), and the npm packages of package-lock.json. Services are left alone: if the distro's apache2, lighttpd, redis,
+# mariadb or postgresql start, they keep their usual ports; the test and demo stacks use others.
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
-      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev)
+      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev
+      libsqlite3-dev libmariadb-dev libpq-dev sqlite3 mariadb-server mariadb-client postgresql postgresql-client)
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)
 
