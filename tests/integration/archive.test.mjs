@@ -152,18 +152,24 @@ for (const name of BACKENDS) {
             await s.stopComponent('archive');
             await s.stopComponent('worker');
             await s.startWorker('worker', { COMET_ARCHIVE_BACKLOG: '5' });
+            // A writer whose database refuses connections: it runs, and watches the counter.
+            await s.sh(['archive', s.dir, 'archive-nodb'], { COMET_ARCHIVE: 'mysql://x:y@127.0.0.1:1/none',
+                COMET_ARCHIVE_BACKLOG: '5' });
+            const nodbLog = () => fs.readFileSync(path.join(s.dir, 'archive-nodb.log'), 'utf8');
+            await until(() => /unreachable/.test(nodbLog()), WAIT_MS, 'the writer to find no database');
             const before0 = (await s.stats()).archive;
             const ids = await publishMany(s, ch, 12);
             const st = (await s.stats()).archive;
             assert.equal(st.backlog, 5);
             assert.equal(st.dropped - before0.dropped, 7);
+            await until(() => /archive backlog full \(COMET_ARCHIVE_BACKLOG=5\): 7 events dropped, never archived/
+                .test(nodbLog()), WAIT_MS, 'the writer\'s log line about the dropped events');
+            await s.stopComponent('archive-nodb');
             await s.stopComponent('worker');
             await s.startWorker('worker');
             await s.sh(['archive', s.dir]);
             const rows = await untilArchived(db, ids.slice(7));
             assert.ok(ids.slice(0, 7).every((id) => !rows.has(id)), 'the oldest 7 were dropped');
-            await until(() => /events were dropped|archive backlog full/.test(writerLog()), WAIT_MS,
-                'the writer\'s log line about the dropped events');
         });
 
         test('COMET_ARCHIVE_AGE prunes old events in batches, and keeps the rest', { timeout: LONG }, async () => {
