@@ -348,10 +348,15 @@ cmd_run() {
     export COMET_REDIS_HOST=127.0.0.1 COMET_REDIS_PORT=$rport
     export COMET_PUBLISH_KEYS=${COMET_PUBLISH_KEYS:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
     export COMET_PUBLIC_CHANNELS=${COMET_PUBLIC_CHANNELS-demo*} # the demo page posts to "demo"
+    export COMET_ARCHIVE=${COMET_ARCHIVE-sqlite:$dir/archive.db} # COMET_ARCHIVE= turns it off
     trap 'cmd_stop "$dir"' EXIT
     trap 'printf "\nstopping...\n"; exit 0' INT TERM
     cmd_redis "$dir" "$rport"
     cmd_worker "$dir" worker
+    if [[ -n $COMET_ARCHIVE ]]; then
+        "$bindir/comet-worker" --archive-init 2>> "$dir/archive.log"
+        cmd_archive "$dir" archive
+    fi
     case ${SERVER:-apache} in
         apache) cmd_apache "$dir" "$port" ;;
         lighttpd) cmd_lighttpd "$dir" "$port" ;;
