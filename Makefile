@@ -15,6 +15,9 @@ AUTH_PKGS = libjwt libcrypto
 soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(1).so 2>/dev/null | awk '/SONAME/ { print $$2 }')
 AUTH_CFLAGS := $(shell pkg-config --cflags $(AUTH_PKGS) 2>/dev/null) \
 	-DAUTH_LIBJWT='"$(call soname,libjwt)"' -DAUTH_LIBCRYPTO='"$(call soname,libcrypto)"'
+# The SQL archive's client libraries: linked into comet-worker only (archive/), never into
+# comet.fcgi.
+ARCHIVE_PKGS = sqlite3 libmariadb libpq
 PORT ?= 8080
 SERVER ?= apache
 
@@ -30,20 +33,28 @@ else ifeq ($(STATIC),1)
 BASE_CFLAGS += -DAUTH_STATIC
 BASE_LDFLAGS += -static
 PKG_STATIC = --static
+# Debian's static libpq needs PostgreSQL's internal libpgport/libpgcommon, which no -dev
+# package ships: this build's archive writer takes SQLite and MariaDB/MySQL only.
+BASE_CFLAGS += -DARCHIVE_NO_POSTGRESQL
+ARCHIVE_PKGS = sqlite3 libmariadb
 B = build/static
 else
 B = build
 endif
 # := so that each pkg-config runs once per make, not once per use.
 ALL_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
+ARCHIVE_CFLAGS := $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null) -Iarchive
 LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) -lpthread
+ARCHIVE_LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(ARCHIVE_PKGS) 2>/dev/null)
 TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
 LUA_H = $(patsubst common/%.lua,build/%_lua.h,$(wildcard common/*.lua))
+SQL_H = $(patsubst sql/%.sql,build/%_sql.h,$(wildcard sql/*.sql))
 COMMON = $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
 FCGI = $(patsubst %.c,$(B)/%.o,$(wildcard fcgi/*.c))
 WORKER = $(patsubst %.c,$(B)/%.o,$(wildcard worker/*.c))
+ARCHIVE = $(patsubst %.c,$(B)/%.o,$(filter-out $(if $(filter 1,$(STATIC)),archive/archive_postgresql.c),$(wildcard archive/*.c)))
 UNIT = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
 # Objects with main() are left out of what unit tests link against.
 FCGI_LIB = $(filter-out $(B)/fcgi/main.o,$(FCGI))
@@ -63,8 +74,8 @@ all: $(B)/comet.fcgi $(B)/comet-worker
 $(B)/comet.fcgi: $(FCGI) $(COMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/comet-worker: $(WORKER) $(COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(B)/comet-worker: $(WORKER) $(ARCHIVE) $(COMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(ARCHIVE_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)
@@ -83,9 +94,12 @@ build/paths.h: FORCE
 	@printf '#define CONFIG_DEFAULT_FILE "%s/comet-fcgi/comet.env"\n' '$(SYSCONFDIR)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
-$(B)/%.o: %.c $(LUA_H)
+$(B)/%.o: %.c $(LUA_H) $(SQL_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The worker and the archive see the archive's headers; comet.fcgi's objects do not.
+$(B)/archive/%.o $(B)/worker/%.o: ALL_CFLAGS += $(ARCHIVE_CFLAGS)
 
 build/fuzz/%.o: %.c $(LUA_H)
 	@mkdir -p $(dir $@)
@@ -95,10 +109,16 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
-# The store's Lua scripts become C string constants, one header each.
+# The store's Lua scripts and the archive's schemas become C string constants, one header each.
 build/%_lua.h: common/%.lua
 	@mkdir -p build
 	{ printf 'static const char %s_lua[] =\n' "$*"; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  printf ';\n'; } > $@
+
+build/%_sql.h: sql/%.sql
+	@mkdir -p build
+	{ printf 'static const char %s_sql[] =\n' "$*"; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  printf ';\n'; } > $@
 
@@ -145,7 +165,7 @@ chaos: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi
 	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
-	cp -R www apache-conf lighttpd-conf nginx-conf $(DESTDIR)$(PREFIX)/share/comet-fcgi/
+	cp -R www apache-conf lighttpd-conf nginx-conf sql $(DESTDIR)$(PREFIX)/share/comet-fcgi/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/comet.fcgi $(DESTDIR)$(PREFIX)/bin/comet-worker

@@ -16,6 +16,7 @@
 #include "envfile.h"
 #include "log.h"
 #include "paths.h"
+#include "archive_url.h"
 #include "xalloc.h"
 
 /* The largest settings file read: a few kB is normal, this much is a mistake. */
@@ -75,6 +76,10 @@ static const struct setting settings[] = {
     S("COMET_JWT_SECRET", jwt_secret, ""),
     S("COMET_JWT_PUBLIC_KEY", jwt_public_key, ""),
     S("COMET_URL_SECRET", url_secret, ""),
+    S("COMET_ARCHIVE", archive, ""),
+    S("COMET_ARCHIVE_CHANNELS", archive_channels, ""),
+    I("COMET_ARCHIVE_AGE", archive_age, "0", 0, 100 * 366),
+    I("COMET_ARCHIVE_BACKLOG", archive_backlog, "100000", 1, 100000000),
     {"COMET_LOG_LEVEL", LEVEL, offsetof(struct config, log_level), "info", 0, 0},
 };
 
@@ -315,6 +320,7 @@ static const struct config *load(char *err, size_t errlen)
 {
     static struct config c;
     static char *keys_copy;
+    struct archive_url archive;
     const char *keys;
 
     if (c.jwt_public_pem && c.jwt_public_pem[0])
@@ -346,6 +352,8 @@ static const struct config *load(char *err, size_t errlen)
         snprintf(err, errlen, "COMET_PREFIX: at most 64 bytes");
         return NULL;
     }
+    if (archive_url_parse(c.archive, &archive, err, errlen) < 0)
+        return NULL;
     keys = lookup("COMET_PUBLISH_KEYS");
     if (keys && split_keys(&c, keys_copy = xstrdup(keys), err, errlen) < 0)
         return NULL;

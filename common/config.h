@@ -52,6 +52,10 @@ struct config {
     const char *url_secret;     /* HMAC key of signed subscribe URLs; empty: refused */
     const char *file;           /* the settings file read; "" for none */
     const char *warnings;       /* lines (each ending in \n) about that file; "" for none */
+    const char *archive;        /* where events are archived (archive_url.h); "" off */
+    const char *archive_channels; /* channel patterns archived; "" every channel */
+    int archive_age;            /* days an archived event is kept; 0 for ever */
+    int archive_backlog;        /* events queued in Redis for the archive writer, at most */
     int npublish_keys;
     struct config_key {
         const char *name;       /* "key N" (1-based) for a plain key */

@@ -35,14 +35,19 @@ static const char rate_lua[] =
     "local n = redis.call('INCR', KEYS[1])\n"
     "if n == 1 then redis.call('EXPIRE', KEYS[1], 61) end\n"
     "return n\n";
-/* /stats in one call. KEYS: waiting, stats, inbox, worker. ARGV: now ms.
- * Returns {waiting, published, inbox length, last heartbeat or 0}. */
+/* /stats in one call. KEYS: waiting, stats, inbox, worker, archive. ARGV: now ms.
+ * Returns {waiting, published, inbox length, last heartbeat or 0, archive backlog,
+ * archived, dropped from the archive backlog}. */
 static const char stats_lua[] =
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
     "local inbox = 0\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then inbox = redis.call('XLEN', KEYS[3]) end\n"
-    "return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], 'published') or '0'),\n"
-    "        inbox, tonumber(redis.call('HGET', KEYS[4], 'heartbeat') or '0')}\n";
+    "local backlog = 0\n"
+    "if redis.call('EXISTS', KEYS[5]) == 1 then backlog = redis.call('XLEN', KEYS[5]) end\n"
+    "local st = redis.call('HMGET', KEYS[2], 'published', 'archived', 'archive_dropped')\n"
+    "return {redis.call('ZCARD', KEYS[1]), tonumber(st[1] or '0'),\n"
+    "        inbox, tonumber(redis.call('HGET', KEYS[4], 'heartbeat') or '0'),\n"
+    "        backlog, tonumber(st[2] or '0'), tonumber(st[3] or '0')}\n";
 
 void store_key(const struct config *cfg, const char *kind, const char *name, char *out)
 {
@@ -236,29 +241,32 @@ void store_stats_args(const struct config *cfg, struct args *a)
 {
     args_str(a, "EVAL");
     args_str(a, stats_lua);
-    args_str(a, "4");
+    args_str(a, "5");
     args_key(a, cfg, "waiting", "");
     args_key(a, cfg, "stats", "");
     args_key(a, cfg, "inbox", "");
     args_key(a, cfg, "worker", "");
+    args_key(a, cfg, "archive", "");
     args_num(a, clock_wall_ms());
 }
 
 json_t *store_stats_result(const redisReply *r, const struct config *cfg)
 {
-    long long v[4], hb;
+    long long v[7], hb;
 
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
         return NULL;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 7; i++) {
         if (r->element[i]->type != REDIS_REPLY_INTEGER)
             return NULL;
         v[i] = r->element[i]->integer;
     }
     hb = v[3];
-    return json_pack("{s:I, s:I, s:I, s:{s:b, s:o}, s:s}", "published", (json_int_t)v[1], "waiting", (json_int_t)v[0],
-                     "inbox", (json_int_t)v[2], "worker", "alive", hb && clock_wall_ms() - hb < 1000LL * cfg->worker_lease,
-                     "last_heartbeat", hb ? json_integer(hb) : json_null(), "version", comet_version);
+    return json_pack("{s:I, s:I, s:I, s:{s:b, s:o}, s:{s:I, s:I, s:I}, s:s}", "published", (json_int_t)v[1], "waiting",
+                     (json_int_t)v[0], "inbox", (json_int_t)v[2], "worker", "alive",
+                     hb && clock_wall_ms() - hb < 1000LL * cfg->worker_lease, "last_heartbeat",
+                     hb ? json_integer(hb) : json_null(), "archive", "backlog", (json_int_t)v[4], "archived",
+                     (json_int_t)v[5], "dropped", (json_int_t)v[6], "version", comet_version);
 }
 
 json_t *store_stats(redisContext *c, const struct config *cfg)

@@ -1,6 +1,6 @@
 /* store: the Redis data model, the one place that knows key names, scripts and
  * commands (store.c: publishing and stats; store_worker.c: the worker; store_wait.c:
- * waiting requests, blocking and asynchronous).
+ * waiting requests, blocking and asynchronous; store_archive.c: the archive writer's queue).
  * Under the configured prefix P:
  *   P inbox        stream of queued publishes, consumer group "workers"
  *   P last         the last event id assigned
@@ -12,7 +12,10 @@
  *   P lease        the active worker's token; P worker: its heartbeat hash
  *   P epoch        when this data set began (ms): cursors older than it may have missed
  *                  events that Redis lost
- *   P stats        counters; P waiting: zset of waiting requests by deadline */
+ *   P archive      stream of stored events not yet in the SQL archive (fields i: id,
+ *                  c: channel, e: envelope), at most COMET_ARCHIVE_BACKLOG entries
+ *   P stats        counters (published, archived, archive_dropped); P waiting: zset of
+ *                  waiting requests by deadline */
 #ifndef COMET_STORE_H
 #define COMET_STORE_H
 
@@ -218,5 +221,32 @@ long long store_lease_gone(redisContext *c, const struct config *cfg);
  * -1 on an I/O error. */
 long long store_client_id(redisContext *c);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
+
+/* ---- the archive writer (store_archive.c) ---- */
+
+/* One event queued for the archive; the strings are borrowed from the reply read. */
+struct store_archived {
+    const char *qid;     /* its entry in P archive */
+    const char *id;      /* the event id */
+    const char *channel;
+    const char *env;     /* the envelope */
+    size_t len;          /* of env */
+};
+
+/* Reads the oldest queued events, at most count, waiting up to block_ms while none is
+ * queued. Returns the reply (caller frees; no entries after a quiet wait), or NULL after
+ * an error: drop c then. */
+redisReply *store_archive_take(redisContext *c, const struct config *cfg, int count, int block_ms);
+
+/* Fills out (room for max) with the entries of a take reply, in order; returns how many.
+ * An entry that is not an event has id "" (to be removed, never archived). */
+size_t store_archive_entries(const redisReply *r, struct store_archived *out, size_t max);
+
+/* After the archive committed them: removes n queued events and counts those it removed
+ * as archived. Returns 0, or -1 (c is then dead, and they are archived again: harmless). */
+int store_archive_ack(redisContext *c, const struct config *cfg, const struct store_archived *e, size_t n);
+
+/* How many queued events the backlog's bound dropped so far; -1 on an error. */
+long long store_archive_dropped(redisContext *c, const struct config *cfg);
 
 #endif

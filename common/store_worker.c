@@ -12,6 +12,7 @@
 #include "redis.h"
 #include "args.h"
 #include "cursor.h"
+#include "pattern.h"
 #include "script.h"
 #include "store_write_lua.h" /* generated from store_write.lua */
 #include "xalloc.h"
@@ -106,6 +107,22 @@ const char *store_entry_reply_key(const redisReply *entry)
     return fields && fields->type == REDIS_REPLY_ARRAY && fields->elements % 2 == 0 ? mark(fields, "!") : "";
 }
 
+/* Appends one argument: a "1" or "0" per event of an entry's fields, whether its
+ * channel is archived (COMET_ARCHIVE_CHANNELS; every channel when that is empty). */
+static void archive_marks(struct args *a, const struct config *cfg, const redisReply *fields)
+{
+    char *marks = xmalloc(fields->elements / 2 + 1);
+    size_t n = 0;
+
+    for (size_t i = 0; i < fields->elements; i += 2)
+        if (!is_mark(fields->element[i]))
+            marks[n++] = !cfg->archive_channels[0] || pattern_list_match(cfg->archive_channels, fields->element[i]->str)
+                             ? '1' : '0';
+    marks[n] = 0;
+    args_copy(a, marks);
+    free(marks);
+}
+
 int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry,
                        const char *expect, int confirm)
 {
@@ -121,8 +138,9 @@ int store_write_append(redisContext *c, const struct config *cfg, const char *to
         nev += !is_mark(fields->element[i]);
     args_str(&a, "EVALSHA");
     args_str(&a, write_script.sha);
-    args_num(&a, (long long)nev + 5);
-    for (const char *const *k = (const char *const[]){"inbox", "last", "lease", "stats", "epoch", NULL}; *k; k++)
+    args_num(&a, (long long)nev + 6);
+    for (const char *const *k = (const char *const[]){"inbox", "last", "lease", "stats", "epoch", "archive", NULL};
+         *k; k++)
         args_key(&a, cfg, *k, "");
     for (size_t i = 0; i < fields->elements; i += 2)
         if (!is_mark(fields->element[i]))
@@ -135,6 +153,8 @@ int store_write_append(redisContext *c, const struct config *cfg, const char *to
     args_key(&a, cfg, "c:", "");
     args_str(&a, mark(fields, "?"));
     args_str(&a, expect);
+    args_num(&a, cfg->archive[0] ? cfg->archive_backlog : 0);
+    archive_marks(&a, cfg, fields);
     for (size_t i = 0; i < fields->elements; i += 2)
         for (size_t k = 0; k < 2 && !is_mark(fields->element[i]); k++)
             args_add(&a, fields->element[i + k]->str, fields->element[i + k]->len);

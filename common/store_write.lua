@@ -1,10 +1,14 @@
 -- Stores one inbox entry: assigns each event its global id, appends it to its
 -- channel's history, publishes it, and acknowledges the entry, all at once.
 -- Runs atomically, so "stored" and "acknowledged" cannot be separated by a crash.
--- KEYS: inbox, last id, lease, stats, epoch, then one history key per event.
+-- With an archive, each event whose mark is "1" is also queued for the archive writer
+-- (stream KEYS[6]: id, channel, envelope), in the same atomic step; past the backlog's
+-- bound the oldest queued are dropped and counted (stats archive_dropped).
+-- KEYS: inbox, last id, lease, stats, epoch, archive, then one history key per event.
 -- ARGV: lease token, entry id, history size, history age (ms), reply key or "",
 --       pub/sub channel prefix, idempotency hash or "", the last id this worker
---       stored or "", then a channel name and an envelope tail per event.
+--       stored or "", the archive backlog bound (0: no archive), a "1" or "0" per
+--       event (archive it or not), then a channel name and an envelope tail per event.
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('NOTLEADER this worker no longer holds the lease')
 end
@@ -39,10 +43,11 @@ end
 local maxlen, age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local floor = string.format('%.0f-0', now - age)
 local ids = {}
-for i = 6, #KEYS do
+local cap, queued = tonumber(ARGV[9]), 0
+for i = 7, #KEYS do
   if now > ms then ms, n = now, 0 else n = n + 1 end
   local id = string.format('%.0f-%.0f', ms, n)
-  local j = 9 + (i - 6) * 2
+  local j = 11 + (i - 7) * 2
   local env = '{"id":"' .. id .. '",' .. ARGV[j + 1]
   local key = KEYS[i]
   -- Trimming by hand, so the newest trimmed id is known: Redis 7.0 records it only
@@ -70,7 +75,19 @@ for i = 6, #KEYS do
   end
   redis.call('PEXPIRE', key, age)
   redis.call('PUBLISH', ARGV[6] .. ARGV[j], env)
+  if cap > 0 and string.byte(ARGV[10], i - 6) == 49 then
+    -- Its own entry id ('*'): an event id that went back (Redis lost data) cannot fail it.
+    redis.call('XADD', KEYS[6], '*', 'i', id, 'c', ARGV[j], 'e', env)
+    queued = queued + 1
+  end
   ids[#ids + 1] = id
+end
+if queued > 0 then
+  local over = redis.call('XLEN', KEYS[6]) - cap
+  if over > 0 then
+    redis.call('XTRIM', KEYS[6], 'MAXLEN', cap)
+    redis.call('HINCRBY', KEYS[4], 'archive_dropped', over)
+  end
 end
 redis.call('SET', KEYS[2], ids[#ids])
 redis.call('HINCRBY', KEYS[4], 'published', #ids)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # deps.sh run SERVER | test [--print]: installs the Debian packages a target needs, and only those
 # missing (silent when none is). `run SERVER` is what `make run SERVER=…` needs to build and
-# start the stack behind that one web server; `test` is everything `make test` uses (every web
-# server, Chromium, clang, Node.js) and the npm packages of package-lock.json. --print lists the
+# start the stack behind that one web server (its archive is SQLite, embedded); `test` is everything
+# `make test` uses (every web server, Chromium, clang, Node.js, MariaDB and PostgreSQL) and the npm
+# packages of package-lock.json. --print lists the
 # target's packages, one a line, and installs nothing. Services are left alone: if the distro's
-# apache2, lighttpd or redis start, they keep their usual ports; the test and demo stacks use others.
+# apache2, lighttpd, redis, mariadb or postgresql start, they keep their usual ports; the test and demo stacks use others.
 set -euo pipefail
 
 usage() {
@@ -12,10 +13,11 @@ usage() {
     exit 2
 }
 
-# Building and running: the compiler, the three libraries and the two loaded for tokens, Redis;
+# Building and running: the compiler, the three libraries and the two loaded for tokens, the
+# archive's three database clients (linked into comet-worker), Redis;
 # curl and ps are what tests/stack.sh starts and stops the stack with.
 base=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
-      curl procps)
+      libsqlite3-dev libmariadb-dev libpq-dev curl procps)
 
 # web SERVER: the packages of one deployment's web server.
 web() {
@@ -38,8 +40,10 @@ case $target in
         [[ ${3:-} = --print ]] && print=1
         ;;
     test)
-        # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js.
-        pkgs=("${base[@]}" apache2 libapache2-mod-fcgid lighttpd nginx chromium clang libclang-rt-dev)
+        # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js,
+        # the archive tests' database servers and clients.
+        pkgs=("${base[@]}" apache2 libapache2-mod-fcgid lighttpd nginx chromium clang libclang-rt-dev
+              sqlite3 mariadb-server mariadb-client postgresql postgresql-client)
         command -v node > /dev/null || pkgs+=(nodejs)
         command -v npm > /dev/null || pkgs+=(npm)
         [[ ${2:-} = --print ]] && print=1

@@ -11,7 +11,8 @@ bindir=${COMET_BIN_DIR:-build}
 usage() {
     cat >&2 <<'EOF'
 usage: stack.sh redis DIR PORT | replica DIR PORT MASTER_PORT | sentinel DIR NAME PORT MASTER_PORT MASTER_NAME |
-       worker DIR [NAME] | apache|htaccess|lighttpd|proxy|nginx DIR PORT | stop DIR | run
+       worker DIR [NAME] | archive DIR [NAME] | mariadb DIR PORT | postgres DIR PORT |
+       apache|htaccess|lighttpd|proxy|nginx DIR PORT | stop DIR | run
 EOF
     exit 2
 }
@@ -167,6 +168,71 @@ cmd_worker() {
     ready "$name" "$dir" true
 }
 
+# archive DIR [NAME]: the archive writer (comet-worker --archive) of COMET_ARCHIVE.
+cmd_archive() {
+    local dir=$1 name=${2:-archive}
+    [[ -x $bindir/comet-worker ]] || { echo "stack.sh: $bindir/comet-worker: not built" >&2; exit 1; }
+    mkdir -p "$dir"
+    launch "$name" "$dir" "$bindir/comet-worker" --archive
+    ready "$name" "$dir" grep -q 'archive writer started' "$dir/$name.log"
+}
+
+# mariadb DIR PORT: a private MariaDB server with its data in DIR/mariadb/, on 127.0.0.1:PORT
+# and the socket DIR/mariadb.sock, with a database "comet" and a user comet/comet (not the
+# system service). A data directory that exists is reused (a restart).
+cmd_mariadb() {
+    local dir=$1 port=$2 user=
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    [[ $(id -u) = 0 ]] && user=--user=root
+    if [[ ! -d $dir/mariadb/mysql ]]; then
+        mariadb-install-db --no-defaults $user --datadir="$dir/mariadb" --auth-root-authentication-method=normal \
+            --skip-test-db > "$dir/mariadb-install.log" 2>&1 ||
+            { tail -n 20 "$dir/mariadb-install.log" >&2; exit 1; }
+        printf '%s\n' "CREATE DATABASE IF NOT EXISTS comet;" \
+            "CREATE USER IF NOT EXISTS 'comet'@'%' IDENTIFIED BY 'comet';" \
+            "CREATE USER IF NOT EXISTS 'comet'@'localhost' IDENTIFIED BY 'comet';" \
+            "GRANT ALL ON comet.* TO 'comet'@'%';" "GRANT ALL ON comet.* TO 'comet'@'localhost';" > "$dir/mariadb-init.sql"
+    fi
+    launch mariadb "$dir" mariadbd --no-defaults $user --datadir="$dir/mariadb" --socket="$dir/mariadb.sock" \
+        --bind-address=127.0.0.1 --port="$port" --pid-file="$dir/mariadb.run.pid" --log-error="$dir/mariadb.err" \
+        --skip-name-resolve --innodb-buffer-pool-size=32M --init-file="$dir/mariadb-init.sql"
+    ready mariadb "$dir" mariadb_ping "$dir"
+}
+
+mariadb_ping() { mariadb --no-defaults --socket="$1/mariadb.sock" -ucomet -pcomet -e 'SELECT 1' comet > /dev/null 2>&1; }
+
+# postgres DIR PORT: a private PostgreSQL server with its data in DIR/postgres/, on
+# 127.0.0.1:PORT and a socket in DIR, with a database "comet" owned by a role comet/comet
+# (not the system service). PostgreSQL refuses to run as root: as root, it runs as the
+# postgres user (setpriv execs it, so the pid file names postgres itself), owning
+# DIR/postgres. A data directory that exists is reused (a restart).
+cmd_postgres() {
+    local dir=$1 port=$2 bin as=()
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port "$port"
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)
+    [[ -x $bin/postgres ]] || { echo "stack.sh: PostgreSQL's server is not installed" >&2; exit 1; }
+    if [[ $(id -u) = 0 ]]; then
+        as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+        mkdir -p "$dir/postgres" "$dir/pg-sock"
+        chown postgres: "$dir/postgres" "$dir/pg-sock"
+    fi
+    mkdir -p "$dir/pg-sock"
+    if [[ ! -f $dir/postgres/PG_VERSION ]]; then
+        "${as[@]}" "$bin/initdb" -D "$dir/postgres" -U postgres -A trust --no-sync > "$dir/postgres-init.log" 2>&1 ||
+            { tail -n 20 "$dir/postgres-init.log" >&2; exit 1; }
+    fi
+    launch postgres "$dir" "${as[@]}" "$bin/postgres" -D "$dir/postgres" -k "$dir/pg-sock" -p "$port" \
+        -h 127.0.0.1 -c fsync=off
+    ready postgres "$dir" "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"
+    psql -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=0 \
+        -c "CREATE ROLE comet LOGIN PASSWORD 'comet'" -c "CREATE DATABASE comet OWNER comet" > /dev/null 2>&1 || true
+    psql -h 127.0.0.1 -p "$port" -U comet -d comet -c 'SELECT 1' > /dev/null
+}
+
 # apache DIR PORT [SNIPPET]: Apache + mod_fcgid configured by apache-conf/SNIPPET (comet.conf;
 # htaccess.example: a shared host's .htaccess, see private.sh).
 cmd_apache() {
@@ -284,10 +350,15 @@ cmd_run() {
     export COMET_REDIS_HOST=127.0.0.1 COMET_REDIS_PORT=$rport
     export COMET_PUBLISH_KEYS=${COMET_PUBLISH_KEYS:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
     export COMET_PUBLIC_CHANNELS=${COMET_PUBLIC_CHANNELS-demo*} # the demo page posts to "demo"
+    export COMET_ARCHIVE=${COMET_ARCHIVE-sqlite:$dir/archive.db} # COMET_ARCHIVE= turns it off
     trap 'cmd_stop "$dir"' EXIT
     trap 'printf "\nstopping...\n"; exit 0' INT TERM
     cmd_redis "$dir" "$rport"
     cmd_worker "$dir" worker
+    if [[ -n $COMET_ARCHIVE ]]; then
+        "$bindir/comet-worker" --archive-init 2>> "$dir/archive.log"
+        cmd_archive "$dir" archive
+    fi
     case ${SERVER:-apache} in
         apache) cmd_apache "$dir" "$port" ;;
         lighttpd) cmd_lighttpd "$dir" "$port" ;;
@@ -325,6 +396,9 @@ case ${1:-} in
     proxy) [[ $# -eq 3 ]] || usage; cmd_proxy "$2" "$3" ;;
     nginx) [[ $# -eq 3 ]] || usage; cmd_nginx "$2" "$3" ;;
     worker) [[ $# -eq 2 || $# -eq 3 ]] || usage; cmd_worker "$2" "${3:-worker}" ;;
+    archive) [[ $# -eq 2 || $# -eq 3 ]] || usage; cmd_archive "$2" "${3:-archive}" ;;
+    mariadb) [[ $# -eq 3 ]] || usage; cmd_mariadb "$2" "$3" ;;
+    postgres) [[ $# -eq 3 ]] || usage; cmd_postgres "$2" "$3" ;;
     apache) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" ;;
     htaccess) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" htaccess.example ;;
     stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;

@@ -3,6 +3,7 @@
  * worker active per inbox; others wait on standby and take over when it lapses.
  * What storing means (ids, trimming, fan-out) is the store's business. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -17,6 +19,7 @@
 #include "paths.h"
 #include "store.h"
 #include "version.h"
+#include "writer.h"
 #include "xalloc.h"
 
 /* How often a standby worker looks at the lease: a crashed active worker is replaced
@@ -181,27 +184,43 @@ static void worker_step(struct worker *w)
 /* Prints the usage to out (stdout for -h, stderr after a mistake). */
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: comet-worker [-n] [-c FILE] [-t seconds] | -V | -h\n"
-                 "  -c FILE     the settings file (KEY=VALUE lines); else $COMET_CONFIG, else\n"
-                 "              %s if it exists; the environment overrides it\n"
-                 "  -n          check the configuration, say which settings file was read, and exit\n"
-                 "  -t seconds  exit after this long (for cron: * * * * * comet-worker -t 60)\n"
-                 "  -V          print the version and exit\n"
-                 "  -h          print this help and exit\n",
+    fprintf(out, "usage: comet-worker [-n] [-c FILE] [-t seconds] [--archive | --archive-init] | -V | -h\n"
+                 "  -c FILE         the settings file (KEY=VALUE lines); else $COMET_CONFIG, else\n"
+                 "                  %s if it exists; the environment overrides it\n"
+                 "  -n              check the configuration, say which settings file was read, and exit\n"
+                 "  -t seconds      exit after this long (for cron: * * * * * comet-worker -t 60)\n"
+                 "  --archive       run the archive writer (COMET_ARCHIVE) instead of the worker\n"
+                 "  --archive-init  apply the archive's schema (sql/) unless it is there, and exit\n"
+                 "  -V              print the version and exit\n"
+                 "  -h              print this help and exit\n",
             CONFIG_DEFAULT_FILE);
 }
 
-/* Reads the command line and the settings into w. Returns -1 to go on, else the exit
- * status. */
-static int start(struct worker *w, int argc, char **argv)
+/* What COMET_ARCHIVE names, as far as it can be checked without connecting. Returns 0,
+ * or -1 with the message in err. */
+static int check_archive(const struct config *cfg, char *err, size_t errlen)
 {
+    struct archive_url url;
+
+    return archive_url_parse(cfg->archive, &url, err, errlen) < 0 || archive_check(&url, err, errlen) < 0 ? -1 : 0;
+}
+
+/* Reads the command line and the settings into w; *mode gets 'A' (--archive), 'I'
+ * (--archive-init) or 0. Returns -1 to go on, else the exit status. */
+static int start(struct worker *w, int *mode, int argc, char **argv)
+{
+    static const struct option longs[] = {{"archive", no_argument, NULL, 'A'},
+                                          {"archive-init", no_argument, NULL, 'I'},
+                                          {NULL, 0, NULL, 0}};
     const char *file = NULL;
     char err[512];
     int opt, check = 0;
 
-    while ((opt = getopt(argc, argv, "nt:c:Vh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "nt:c:Vh", longs, NULL)) != -1) {
         if (opt == 'n')
             check = 1;
+        else if ((opt == 'A' || opt == 'I') && !*mode)
+            *mode = opt;
         else if (opt == 't' && atoi(optarg) > 0)
             w->until = clock_wall_ms() + atoi(optarg) * 1000LL;
         else if (opt == 'c')
@@ -215,12 +234,14 @@ static int start(struct worker *w, int argc, char **argv)
     }
     if (optind < argc)
         return usage(stderr), 2;
-    if (!(w->cfg = config_load_file(file, err, sizeof err))) {
+    if (!(w->cfg = config_load_file(file, err, sizeof err)) || check_archive(w->cfg, err, sizeof err) < 0) {
         fprintf(stderr, "comet-worker: %s\n", err);
         return 1;
     }
-    log_init("comet-worker", (enum log_level)w->cfg->log_level);
+    log_init(*mode == 'A' ? "comet-worker:archive" : "comet-worker", (enum log_level)w->cfg->log_level);
     config_log_warnings(w->cfg);
+    if (*mode == 'I' && !check)
+        return writer_init(w->cfg);
     if (!check)
         return -1;
     printf("comet-worker %s: configuration OK; settings file: %s\n", comet_version,
@@ -233,7 +254,7 @@ int main(int argc, char **argv)
     struct worker w = {0};
     struct sigaction sa = {0};
     char host[64] = "";
-    int backoff = 100, rc = start(&w, argc, argv);
+    int mode = 0, backoff = 100, rc = start(&w, &mode, argc, argv);
 
     if (rc >= 0)
         return rc;
@@ -241,6 +262,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (mode == 'A')
+        return writer_run(w.cfg, w.until, &stopping);
     gethostname(host, sizeof host - 1);
     srand((unsigned)(clock_wall_ms() ^ getpid()));
     snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());

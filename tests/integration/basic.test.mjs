@@ -22,7 +22,9 @@ test('stats: published counts events, waiting counts a waiting poll, worker aliv
             const x = await s.stats();
             return x.inbox === 0 && x;
         }, WAIT_MS, 'inbox 0');
-        assert.deepEqual(Object.keys(s0).sort(), ['inbox', 'published', 'waiting', 'worker']);
+        assert.deepEqual(Object.keys(s0).sort(), ['archive', 'inbox', 'published', 'version', 'waiting', 'worker']);
+        assert.deepEqual(Object.keys(s0.archive).sort(), ['archived', 'backlog', 'dropped']);
+        assert.match(s0.version, /^\d+\.\d+\.\d+$/);
         assert.equal(s0.worker.alive, true);
         assert.ok(Math.abs(Date.now() - s0.worker.last_heartbeat) < 60000,
             `last_heartbeat ${s0.worker.last_heartbeat}`);

@@ -1,4 +1,5 @@
-/* pattern: glob matching with "*" only, iterative so no input can make it recurse. */
+/* pattern: glob matching with "*" only, iterative so no input can make it recurse.
+ * Shared: comet.fcgi's channel and origin patterns, the worker's archive filter. */
 #include "pattern.h"
 
 #include <stddef.h>
