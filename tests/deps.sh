@@ -5,7 +5,8 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
-      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev)
+      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev
+      php-cli php-curl python3)
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)
 
@@ -13,7 +14,9 @@ missing=()
 for p in "${pkgs[@]}"; do
     [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2> /dev/null) = installed ]] || missing+=("$p")
 done
-# The browser tests drive Debian's chromium with playwright-core from npm.
+# php-cli, php-curl and python3 run the README's publish snippets (tests/integration/readme.test.mjs).
+# The browser tests drive Debian's chromium with playwright-core from npm; make client (the npm
+# package's minified build) and tests/browser/package.test.mjs use esbuild, typescript and react.
 npm_ci() {
     cd "$(dirname "$0")/.."
     [[ -d node_modules/playwright-core && node_modules/.package-lock.json -nt package-lock.json ]] ||
