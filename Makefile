@@ -1,7 +1,12 @@
 # comet-fcgi: one hand-written Makefile. `make run` starts the whole stack, `make test`
-# runs every test; both install missing Debian packages first.
+# runs every test; both install the missing Debian packages they need first (run: only
+# what building and SERVER's stack need; test: everything, tests/deps.sh).
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Where the settings file is looked for by default: SYSCONFDIR/comet-fcgi/comet.env.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# The release, in one place (the binaries' -V, /stats; www/comet.js must agree, a test checks).
+VERSION := $(shell cat VERSION)
 CC ?= cc
 PKGS = fcgi hiredis jansson
 # Not linked into the binaries: fcgi/auth.c loads them by soname on the first credential
@@ -19,12 +24,19 @@ ifeq ($(SANITIZE),1)
 BASE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BASE_LDFLAGS += -fsanitize=address,undefined
 B = build/san
+else ifeq ($(STATIC),1)
+# make static: nothing needed from the host's libraries. libjwt has no static library in
+# Debian, so this build checks no credentials (fcgi/auth.c, AUTH_STATIC).
+BASE_CFLAGS += -DAUTH_STATIC
+BASE_LDFLAGS += -static
+PKG_STATIC = --static
+B = build/static
 else
 B = build
 endif
 # := so that each pkg-config runs once per make, not once per use.
 ALL_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) -lpthread
 TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
@@ -58,6 +70,19 @@ $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
+# Only version.c is compiled with the version, so a new VERSION rebuilds one object.
+$(B)/common/version.o build/fuzz/common/version.o: VERSION
+$(B)/common/version.o: ALL_CFLAGS += -DCOMET_VERSION='"$(VERSION)"'
+build/fuzz/common/version.o: FUZZ_CFLAGS += -DCOMET_VERSION='"$(VERSION)"'
+$(B)/common/config.o build/fuzz/common/config.o $(B)/fcgi/main.o $(B)/worker/main.o: build/paths.h
+
+# The default settings file's path, rewritten only when it changes (PREFIX, SYSCONFDIR),
+# so that config.o is rebuilt exactly then.
+build/paths.h: FORCE
+	@mkdir -p build
+	@printf '#define CONFIG_DEFAULT_FILE "%s/comet-fcgi/comet.env"\n' '$(SYSCONFDIR)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
 $(B)/%.o: %.c $(LUA_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -78,9 +103,16 @@ build/%_lua.h: common/%.lua
 	  printf ';\n'; } > $@
 
 deps:
-	@tests/deps.sh
+	@tests/deps.sh test
+
+run-deps:
+	@tests/deps.sh run $(SERVER)
 
 unit: $(UNIT)
+
+# Statically linked binaries in build/static/ for a host that has none of the libraries.
+static:
+	$(MAKE) STATIC=1 all
 
 fuzz-build: $(FUZZ)
 # Kept between builds: make would delete them as intermediates of the chained rules.
@@ -93,10 +125,11 @@ fuzz: fuzz-build
 test: deps
 	$(MAKE) all unit
 	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) static
 	$(MAKE) fuzz-build
 	tests/run.sh
 
-run: deps all
+run: run-deps all
 	PORT=$(PORT) SERVER=$(SERVER) tests/stack.sh run
 
 # Side by side with Nchan; not part of test (BENCH_SCALE=small for a quick pass).
@@ -134,5 +167,5 @@ uninstall:
 clean:
 	rm -rf build www/dist www/LICENSE
 
-.PHONY: all deps unit fuzz-build fuzz test run bench chaos client install uninstall clean
+.PHONY: FORCE all deps run-deps static unit fuzz-build fuzz test run bench chaos client install uninstall clean
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -47,7 +47,7 @@ stack_has() {
     grep -qE "[ |]$1[ |]" <<< "${usage#usage: stack.sh}"
 }
 
-tests/deps.sh
+tests/deps.sh test
 pkgs=(libnginx-mod-nchan)
 command -v nginx > /dev/null || pkgs+=(nginx)
 command -v gnuplot > /dev/null || pkgs+=(gnuplot-nox)

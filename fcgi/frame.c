@@ -8,11 +8,18 @@
 #include "envelope.h"
 #include "xalloc.h"
 
+/* Both SSE kinds frame everything but envelopes alike. */
+static int is_sse(enum frame_kind k)
+{
+    return k == FRAME_SSE || k == FRAME_SSE_UNTYPED;
+}
+
 const char *frame_content_type(enum frame_kind k, const char *cb)
 {
     switch (k) {
     case FRAME_POLL: return cb ? "application/javascript; charset=utf-8" : "application/json";
-    case FRAME_SSE: return "text/event-stream";
+    case FRAME_SSE:
+    case FRAME_SSE_UNTYPED: return "text/event-stream";
     case FRAME_LINES: return "text/plain; charset=utf-8";
     default: return "text/html; charset=utf-8";
     }
@@ -67,7 +74,7 @@ void frame_prelude(struct buf *f, enum frame_kind k, int retry_ms)
 {
     char buf[2100];
 
-    if (k == FRAME_SSE) {
+    if (is_sse(k)) {
         snprintf(buf, sizeof buf, "retry: %d\n\n", retry_ms);
     } else if (k == FRAME_LINES) {
         memset(buf, ' ', 2048);
@@ -104,14 +111,14 @@ int frame_event(struct buf *f, enum frame_kind k, const char *cb, const char *en
 
     if (envelope_head(env, len, &id, &type, &tlen) < 0 || memchr(env, '\n', len) || memchr(env, '\r', len))
         return -1;
-    if (k != FRAME_SSE) {
+    if (!is_sse(k)) {
         frame_json(f, k, cb, env, len);
         return 0;
     }
     cursor_format(id, ids);
     buf_puts(f, "id: ");
     buf_puts(f, ids);
-    if (!(tlen == 7 && memcmp(type, "message", 7) == 0)) {
+    if (k == FRAME_SSE && !(tlen == 7 && memcmp(type, "message", 7) == 0)) {
         buf_puts(f, "\nevent: ");
         buf_append(f, type, tlen);
     }
@@ -126,7 +133,7 @@ int frame_event(struct buf *f, enum frame_kind k, const char *cb, const char *en
 static void frame_signal(struct buf *f, enum frame_kind k, const char *cb, const char *id, const char *name,
                          const char *json)
 {
-    if (k != FRAME_SSE) {
+    if (!is_sse(k)) {
         frame_json(f, k, cb, json, strlen(json));
         return;
     }
@@ -164,14 +171,14 @@ void frame_expired(struct buf *f, enum frame_kind k, const char *cb)
 
 void frame_ping(struct buf *f, enum frame_kind k)
 {
-    buf_puts(f, k == FRAME_SSE ? ": ping\n\n" : k == FRAME_LINES ? "\n" : "<!---->\n");
+    buf_puts(f, is_sse(k) ? ": ping\n\n" : k == FRAME_LINES ? "\n" : "<!---->\n");
 }
 
 void frame_padding(struct buf *f, enum frame_kind k, size_t n)
 {
     static const char spaces[256] = {[0 ... 255] = ' '};
-    const char *open = k == FRAME_SSE ? ":" : k == FRAME_LINES ? "" : "<!--";
-    const char *close = k == FRAME_SSE ? "\n\n" : k == FRAME_LINES ? "\n" : "-->\n";
+    const char *open = is_sse(k) ? ":" : k == FRAME_LINES ? "" : "<!--";
+    const char *close = is_sse(k) ? "\n\n" : k == FRAME_LINES ? "\n" : "-->\n";
 
     buf_puts(f, open);
     for (size_t done = 0; done < n; done += sizeof spaces)

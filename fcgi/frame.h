@@ -16,6 +16,8 @@ enum frame_kind {
     FRAME_SSE,    /* text/event-stream */
     FRAME_LINES,  /* XHR streaming: one JSON frame per line */
     FRAME_IFRAME, /* forever iframe: one <script> per frame */
+    FRAME_SSE_UNTYPED, /* text/event-stream with no event: line on envelopes (?typed=0): every
+                        * type reaches EventSource's onmessage, which reads it from the envelope */
     FRAME_KINDS
 };
 
@@ -35,7 +37,9 @@ void frame_script_json(struct buf *f, const char *json, size_t len);
 void frame_prelude(struct buf *f, enum frame_kind k, int retry_ms);
 
 /* Appends one envelope as an event. Returns 0, or -1 (nothing appended) when env
- * is not an envelope of one line. cb is the iframe's callback. */
+ * is not an envelope of one line. cb is the iframe's callback. FRAME_SSE names a type
+ * other than "message" in an event: line (EventSource delivers it to that type's
+ * listeners only); FRAME_SSE_UNTYPED never does. */
 int frame_event(struct buf *f, enum frame_kind k, const char *cb, const char *env, size_t len);
 
 /* Appends the open frame {"cursor":C,"open":true} (SSE: event comet-open, id C). */

@@ -92,6 +92,12 @@ static int apply(struct query *q, const char *name, char *v, size_t len, const s
         q->timeout = (int)t;
     } else if (strcmp(name, "wait") == 0) {
         q->wait = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    } else if (strcmp(name, "typed") == 0) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+            snprintf(err, errlen, "typed: expected 0 or 1");
+            return -1;
+        }
+        q->untyped = v[0] == '0';
     } else if (strcmp(name, "callback") == 0) {
         q->callback = v;
     } else if (strcmp(name, "token") == 0) {

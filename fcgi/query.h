@@ -15,6 +15,7 @@ struct query {
     struct cursor since, last_event_id;
     int timeout;             /* seconds, or -1 when not given */
     int wait;                /* ?wait=1 */
+    int untyped;             /* ?typed=0: SSE frames envelopes without event: lines */
     const char *callback;    /* JSONP or iframe callback, unchecked; NULL when absent */
     const char *token;       /* credentials (auth.c checks them), unchecked; NULL when absent */
     const char *expires, *sig;
@@ -23,7 +24,8 @@ struct query {
 
 /* Parses qs (NULL counts as empty) within cfg's limits (max_query bytes, max_channels
  * channels of at most channel_max bytes). Parameters: channel (repeated), since,
- * lastEventId, timeout, wait, callback, token, expires, sig; others are ignored.
+ * lastEventId, timeout, wait, typed (0 or 1), callback, token, expires, sig; others
+ * are ignored.
  * Returns 0, or -1 with a message for a 400 in err. The query must be freed with
  * query_free either way. */
 int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen);

@@ -135,6 +135,8 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cor
         request_auth(req, cfg, cors, &w->q, &until_ms) < 0 ||
         (kind != FRAME_POLL && request_resume(req, cors, &w->q) < 0) || request_callback(req, cors, kind, &w->q) < 0)
         return -1;
+    if (kind == FRAME_SSE && w->q.untyped)
+        w->kind = FRAME_SSE_UNTYPED;
     w->seconds = request_seconds(cfg, kind, &w->q);
     ms = w->seconds * 1000LL;
     left = until_ms - clock_wall_ms();

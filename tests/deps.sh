@@ -1,23 +1,67 @@
 #!/usr/bin/env bash
-# deps.sh: installs the Debian packages that building and testing need, and only those missing
-# (silent when none is), and the npm packages of package-lock.json. Services are left alone: if the distro's apache2, lighttpd or redis start, they
-# keep their usual ports; the test and demo stacks use others.
+# deps.sh run SERVER | test [--print]: installs the Debian packages a target needs, and only those
+# missing (silent when none is). `run SERVER` is what `make run SERVER=…` needs to build and
+# start the stack behind that one web server; `test` is everything `make test` uses (every web
+# server, Chromium, clang, Node.js) and the npm packages of package-lock.json. --print lists the
+# target's packages, one a line, and installs nothing. Services are left alone: if the distro's
+# apache2, lighttpd or redis start, they keep their usual ports; the test and demo stacks use others.
 set -euo pipefail
 
-pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
-      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev
-      php-cli php-curl python3)
-command -v node > /dev/null || pkgs+=(nodejs)
-command -v npm > /dev/null || pkgs+=(npm)
+usage() {
+    echo "usage: $0 run apache|lighttpd|proxy-fcgi|nginx [--print] | test [--print]" >&2
+    exit 2
+}
+
+# Building and running: the compiler, the three libraries and the two loaded for tokens, Redis;
+# curl and ps are what tests/stack.sh starts and stops the stack with.
+base=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
+      curl procps)
+
+# web SERVER: the packages of one deployment's web server.
+web() {
+    case $1 in
+        apache) echo apache2 libapache2-mod-fcgid ;;
+        proxy-fcgi) echo apache2 ;; # mod_proxy_fcgi ships with apache2
+        lighttpd) echo lighttpd ;;
+        nginx) echo nginx ;;
+        *) usage ;;
+    esac
+}
+
+target=${1:-} print=0
+case $target in
+    run)
+        [[ $# -ge 2 ]] || usage
+        server=$(web "$2") || exit 2
+        read -r -a server <<< "$server"
+        pkgs=("${base[@]}" "${server[@]}")
+        [[ ${3:-} = --print ]] && print=1
+        ;;
+    test)
+        # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js;
+        # PHP with curl and Python for the README's publish snippets (tests/integration/readme.test.mjs).
+        pkgs=("${base[@]}" apache2 libapache2-mod-fcgid lighttpd nginx chromium clang libclang-rt-dev
+              php-cli php-curl python3)
+        command -v node > /dev/null || pkgs+=(nodejs)
+        command -v npm > /dev/null || pkgs+=(npm)
+        [[ ${2:-} = --print ]] && print=1
+        ;;
+    *) usage ;;
+esac
+if ((print)); then
+    printf '%s\n' "${pkgs[@]}"
+    exit 0
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
     [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2> /dev/null) = installed ]] || missing+=("$p")
 done
-# php-cli, php-curl and python3 run the README's publish snippets (tests/integration/readme.test.mjs).
 # The browser tests drive Debian's chromium with playwright-core from npm; make client (the npm
 # package's minified build) and tests/browser/package.test.mjs use esbuild, typescript and react.
+# Running needs no npm.
 npm_ci() {
+    [[ $target = test ]] || return 0
     cd "$(dirname "$0")/.."
     [[ -d node_modules/playwright-core && node_modules/.package-lock.json -nt package-lock.json ]] ||
         npm ci --no-audit --no-fund --loglevel=error

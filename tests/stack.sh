@@ -11,7 +11,7 @@ bindir=${COMET_BIN_DIR:-build}
 usage() {
     cat >&2 <<'EOF'
 usage: stack.sh redis DIR PORT | replica DIR PORT MASTER_PORT | sentinel DIR NAME PORT MASTER_PORT MASTER_NAME |
-       worker DIR [NAME] | apache|lighttpd|proxy|nginx DIR PORT | stop DIR | run
+       worker DIR [NAME] | apache|htaccess|lighttpd|proxy|nginx DIR PORT | stop DIR | run
 EOF
     exit 2
 }
@@ -167,13 +167,15 @@ cmd_worker() {
     ready "$name" "$dir" true
 }
 
+# apache DIR PORT [SNIPPET]: Apache + mod_fcgid configured by apache-conf/SNIPPET (comet.conf;
+# htaccess.example: a shared host's .htaccess, see private.sh).
 cmd_apache() {
     local dir=$1 port=$2 apache2
     apache2=$(command -v apache2 || echo /usr/sbin/apache2)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd) # apache2 -f takes a relative path as relative to its ServerRoot
     free_port "$port"
-    "$root/apache-conf/private.sh" "$dir" "$port" "$bindir" "$root/www"
+    "$root/apache-conf/private.sh" "$dir" "$port" "$bindir" "$root/www" "${3:-comet.conf}"
     launch apache "$dir" "$apache2" -f "$dir/httpd.conf" -DFOREGROUND
     ready apache "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"
 }
@@ -324,6 +326,7 @@ case ${1:-} in
     nginx) [[ $# -eq 3 ]] || usage; cmd_nginx "$2" "$3" ;;
     worker) [[ $# -eq 2 || $# -eq 3 ]] || usage; cmd_worker "$2" "${3:-worker}" ;;
     apache) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" ;;
+    htaccess) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" htaccess.example ;;
     stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
     run) [[ $# -eq 1 ]] || usage; cmd_run ;;
     *) usage ;;

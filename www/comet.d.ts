@@ -31,7 +31,7 @@ declare namespace Comet {
         backoff?: { min?: number; max?: number };
         /** Errors before a transport that never opened is given up for the next (2). */
         failuresBeforeFallback?: number;
-        /** SSE only: event types other than "message" to listen for (EventSource has no wildcard). */
+        /** @deprecated Ignored: every event type arrives on every transport (SSE asks for untyped frames). */
         events?: string[];
         /** Start after this cursor (an id or cursor saved earlier): missed events are replayed. */
         cursor?: string | null;

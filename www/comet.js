@@ -26,7 +26,6 @@
         sseIdleTimeout: 300000,    // ms: same for SSE, whose heartbeats scripts cannot see
         backoff: { min: 500, max: 30000 },
         failuresBeforeFallback: 2, // errors before a never-opened transport is given up
-        events: [],                // SSE: event types besides "message" to listen for
         cursor: null,
         shared: true
     };
@@ -35,7 +34,7 @@
 
     var seq = 0;                   // callback names and client ids
     var Comet = {
-        version: '1.0.0',
+        version: '0.9.0',           // the release: the top-level VERSION file (a test checks they agree)
         transports: TRANSPORTS.slice(),
         Client: Client,
         compareIds: compareIds
@@ -207,8 +206,11 @@
     function sse(hub, link, ctx) {
         if (typeof G.EventSource !== 'function') return link.fail({ kind: 'unsupported', message: 'no EventSource' });
         // Browsers send Last-Event-ID only on their own reconnects; ours carry the cursor here.
-        var url = ctx.url + '/sse' + query(ctx.channels, { lastEventId: ctx.cursor }, ctx.auth);
-        var es, opened = false, closed = false, types = hub.o.events, i;
+        // typed=0: every envelope comes as an unnamed event, whatever its type (EventSource hands
+        // a named one only to listeners of that name, and cannot listen to all); the type is the
+        // envelope's.
+        var url = ctx.url + '/sse' + query(ctx.channels, { lastEventId: ctx.cursor, typed: 0 }, ctx.auth);
+        var es, opened = false, closed = false;
         try {
             es = new G.EventSource(url, { withCredentials: !!hub.o.withCredentials });
         } catch (e) {
@@ -219,7 +221,6 @@
             parseFrame(link, e.data);
         }
         es.onmessage = onData;
-        for (i = 0; i < types.length; i++) if (types[i] !== 'message') es.addEventListener(types[i], onData);
         es.addEventListener('comet-open', function (e) {
             opened = true;
             onData(e);
@@ -959,7 +960,6 @@
             if (!IMPL[o.transports[i]]) throw new TypeError('Comet.Client: unknown transport "' + o.transports[i] + '"');
         }
         o.transports = o.transports.slice();
-        o.events = isArray(o.events) ? o.events.slice() : [];
         if (o.cursor != null && !isId(o.cursor)) throw new TypeError('Comet.Client: cursor is not an event id: ' + o.cursor);
         if (o.cursor === undefined) o.cursor = null;
         return o;

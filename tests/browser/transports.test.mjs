@@ -77,3 +77,30 @@ test('data that could break a script (</script>, U+2028) arrives intact over jso
         await ctx.close();
     }
 });
+
+// Delivery never depends on the transport: a page that lists no event types gets a typed event
+// ("event":"score") on every transport, SSE included (EventSource hands a named event only to
+// listeners of that name, so the client asks the server for unnamed ones), and its cursor
+// passes it only once it was delivered.
+for (const t of ['sse', 'stream', 'longpoll', 'jsonp', 'iframe']) {
+    test(`${t}: a typed event reaches a page that listed no types`, { timeout: 60000 }, async () => {
+        const ctx = await browser.newContext();
+        try {
+            const page = await openTestPage(ctx, `http://127.0.0.1:${s.port()}`);
+            const ch = channelName(`typed-${t}`);
+            await page.evaluate(([tr, c]) => listen(track(new Comet.Client('/comet', { transports: [tr], shared: false })), c),
+                [t, ch]);
+            await waitForState(page, 'open', 15000);
+            const ids = await s.publishIds([{ channel: ch, event: 'score', data: { goals: 2 } },
+                { channel: ch, data: 'after' }]);
+            const got = await waitForEvents(page, ch, 2);
+            assert.deepEqual(got.map((e) => [e.id, e.event, e.data]), [[ids[0], 'score', { goals: 2 }],
+                [ids[1], 'message', 'after']]);
+            const info = await page.evaluate(() => ({ transport: T.clients[0].transport, errors: T.errors }));
+            assert.deepEqual(info, { transport: t, errors: [] });
+            await page.evaluate(() => T.clients[0].close());
+        } finally {
+            await ctx.close();
+        }
+    });
+}

@@ -18,8 +18,8 @@ function setup(opts = {}, tabOpts = {}) {
 }
 const liveES = (tab) => tab.eventSources.filter((e) => !e.closed);
 
-test('SSE: lastEventId carries the cursor; comet-open opens; events, named types, truncated', async () => {
-    const { tab, c, got, log, clock } = setup({ cursor: '10-0', events: ['score'] });
+test('SSE: lastEventId carries the cursor, typed=0 asks for unnamed events; comet-open opens; events of every type, truncated', async () => {
+    const { tab, c, got, log, clock } = setup({ cursor: '10-0' });
     c.subscribe('news', (d, e) => got.push([e.id, e.event, d]));
     c.subscribe('alerts', (d, e) => got.push([e.id, e.event, d]));
     await clock.tick(0);
@@ -28,6 +28,7 @@ test('SSE: lastEventId carries the cursor; comet-open opens; events, named types
     assert.equal(es.url.split('?')[0], '/comet/sse');
     assert.deepEqual(es.params.getAll('channel').sort(), ['alerts', 'news']);
     assert.equal(es.params.get('lastEventId'), '10-0');
+    assert.equal(es.params.get('typed'), '0', 'a typed event would reach only listeners of its name');
     assert.equal(es.init.withCredentials, false);
     assert.equal(c.state, 'connecting');
     es.emit('message', env('10-5', 'news', 1), '10-5'); // replayed before the open frame
@@ -35,7 +36,7 @@ test('SSE: lastEventId carries the cursor; comet-open opens; events, named types
     es.emit('comet-open', { cursor: '10-5', open: true }, '10-5');
     assert.equal(c.state, 'open');
     es.emit('message', env('11-0', 'alerts', 2));
-    es.emit('score', env('11-1', 'news', 3, 'score'));
+    es.emit('message', env('11-1', 'news', 3, 'score')); // typed=0: the type is in the envelope only
     es.emit('message', env('11-0', 'alerts', 2)); // duplicate
     es.emit('message', 'not json');
     assert.deepEqual(plain(got), [['10-5', 'message', 1], ['11-0', 'message', 2], ['11-1', 'score', 3]]);

@@ -119,3 +119,34 @@ test('COMET_SSE_PADDING=1000: each write is followed by a comment of at least 10
             plain.close();
         }
     });
+
+test('typed events: raw EventSource users get `event: score`; typed=0 (what comet.js asks for) sends the ' +
+    'same events unnamed, the type in the envelope; the server\'s comet-* signals keep their names',
+{ timeout: 60000 }, async () => {
+    const ch = channelName('typed');
+    const ids = await s.publishIds([{ channel: ch, event: 'score', data: 1 }, { channel: ch, data: 2 }]);
+    const typed = s.sse({ channel: ch, since: 0 });
+    const untyped = s.sse({ channel: ch, since: 0, typed: 0 });
+    try {
+        for (const r of [typed, untyped]) {
+            await r.waitOpen();
+            await r.waitEnvelopes(2);
+        }
+        // Replayed history, then a live typed event (framed once per kind for every stream).
+        const [live] = await s.publishIds({ channel: ch, event: 'goal.home', data: 3 });
+        for (const r of [typed, untyped]) await r.waitEnvelopes(3);
+        const shape = (r) => r.envelopes.map((e) => [e.id, e.event, e.hasEventField, e.json?.event]);
+        assert.deepEqual(shape(typed), [[ids[0], 'score', true, 'score'], [ids[1], 'message', false, 'message'],
+            [live, 'goal.home', true, 'goal.home']]);
+        assert.deepEqual(shape(untyped), [[ids[0], 'message', false, 'score'], [ids[1], 'message', false, 'message'],
+            [live, 'message', false, 'goal.home']]);
+        assert.equal(untyped.opens.length, 1, 'comet-open keeps its name');
+        assertClean(untyped, 'typed=0');
+    } finally {
+        typed.close();
+        untyped.close();
+    }
+    const bad = await s.poll({ channel: ch, typed: 'no' });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.json?.error ?? '', /typed/);
+});

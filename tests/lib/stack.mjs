@@ -589,6 +589,8 @@ function norm(list, n, make) {
  *            a SERVER deployment of its own (`apache` is the older name of this option)
  *   workers  number of workers (default 1; 0 for none), or an array of {name, env}
  *   name     run folder name prefix (default: the test file's name)
+ *   server   the tests/stack.sh component of the web nodes, when not SERVER's: 'htaccess' (Apache +
+ *            mod_fcgid through apache-conf/htaccess.example) where SERVER is apache
  * Returns the stack object; always call s.stop() in after().
  */
 export async function startStack(opts = {}) {
@@ -640,7 +642,7 @@ export async function startStack(opts = {}) {
         const a = webs[i];
         fs.mkdirSync(a.dir, { recursive: true, mode: 0o755 });
         fs.chmodSync(a.dir, 0o755);
-        await s.sh([SERVER, a.dir, String(a.port)], a.env);
+        await s.sh([opts.server ?? SERVER, a.dir, String(a.port)], a.env);
     };
     s.startApache = s.startWeb; // the older name (tests/browser)
 

@@ -17,6 +17,10 @@ static const struct {
     {FRAME_SSE, ENV2, "id: 5-2\nevent: score\ndata: " ENV2 "\n\n"},
     {FRAME_SSE, "{\"id\":\"5-3\",\"channel\":\"a\",\"event\":\"messages\",\"data\":0}",
      "id: 5-3\nevent: messages\ndata: {\"id\":\"5-3\",\"channel\":\"a\",\"event\":\"messages\",\"data\":0}\n\n"},
+    /* typed=0: the type stays in the envelope only, so onmessage gets every type */
+    {FRAME_SSE_UNTYPED, ENV1, "id: 5-1\ndata: " ENV1 "\n\n"},
+    {FRAME_SSE_UNTYPED, ENV2, "id: 5-2\ndata: " ENV2 "\n\n"},
+    {FRAME_SSE_UNTYPED, "{\"id\":\"x\",\"channel\":\"a\",\"event\":\"score\",\"data\":1}", NULL},
     {FRAME_LINES, ENV1, ENV1 "\n"},
     {FRAME_IFRAME, ENV1, "<script>parent.cb(" ENV1 ");</script>\n"},
     {FRAME_IFRAME, ENV2, "<script>parent.cb(" ENV2_ESC ");</script>\n"},
@@ -56,6 +60,18 @@ int main(void)
     buf_reset(&f);
     frame_open(&f, FRAME_SSE, NULL, (struct cursor){7, 2});
     CHECK(strcmp(f.s, "id: 7-2\nevent: comet-open\ndata: {\"cursor\":\"7-2\",\"open\":true}\n\n") == 0, "%s", f.s);
+    /* The server's own signals keep their names: the client listens for them. */
+    buf_reset(&f);
+    frame_open(&f, FRAME_SSE_UNTYPED, NULL, (struct cursor){7, 2});
+    CHECK(strcmp(f.s, "id: 7-2\nevent: comet-open\ndata: {\"cursor\":\"7-2\",\"open\":true}\n\n") == 0, "%s", f.s);
+    buf_reset(&f);
+    frame_truncated(&f, FRAME_SSE_UNTYPED, NULL);
+    frame_expired(&f, FRAME_SSE_UNTYPED, NULL);
+    frame_ping(&f, FRAME_SSE_UNTYPED);
+    frame_prelude(&f, FRAME_SSE_UNTYPED, 1500);
+    CHECK(strcmp(f.s, "event: comet-truncated\ndata: {\"truncated\":true}\n\nevent: comet-expired\ndata: "
+                      "{\"expired\":true}\n\n: ping\n\nretry: 1500\n\n") == 0, "untyped signals: %s", f.s);
+    CHECK(strcmp(frame_content_type(FRAME_SSE_UNTYPED, NULL), "text/event-stream") == 0, "untyped type");
     buf_reset(&f);
     frame_open(&f, FRAME_LINES, NULL, (struct cursor){7, 2});
     CHECK(strcmp(f.s, "{\"cursor\":\"7-2\",\"open\":true}\n") == 0, "%s", f.s);

@@ -83,5 +83,13 @@ int main(void)
     query_free(&q);
     CHECK(query_parse("wait=1", &cfg, &q, err, sizeof err) == 0 && q.wait == 1, "wait=1");
     query_free(&q);
+    CHECK(query_parse("channel=a", &cfg, &q, err, sizeof err) == 0 && q.untyped == 0, "typed by default");
+    query_free(&q);
+    CHECK(query_parse("typed=0", &cfg, &q, err, sizeof err) == 0 && q.untyped == 1, "typed=0");
+    query_free(&q);
+    CHECK(query_parse("typed=1", &cfg, &q, err, sizeof err) == 0 && q.untyped == 0, "typed=1");
+    query_free(&q);
+    CHECK(query_parse("typed=no", &cfg, &q, err, sizeof err) == -1 && strstr(err, "typed"), "typed=no: %s", err);
+    query_free(&q);
     return check_done("query");
 }
