@@ -162,6 +162,19 @@ chaos: deps
 	$(MAKE) all
 	for s in apache lighttpd; do COMET_IT_SERVER=$$s COMET_BIN_DIR=build node tests/chaos/chaos.mjs || exit 1; done
 
+# The browser client's npm package (www/package.json; `cd www && npm pack` runs this first):
+# comet.js minified with its source map into www/dist/, and the licence npm takes from the
+# package's folder. esbuild and the rest come from package-lock.json (make deps, or npm ci).
+ESBUILD = node_modules/.bin/esbuild
+client: www/dist/comet.min.js www/LICENSE
+
+www/dist/comet.min.js: www/comet.js
+	@test -x $(ESBUILD) || { echo "$(ESBUILD) is missing: run make deps (or npm ci)" >&2; exit 1; }
+	$(ESBUILD) $< --minify --target=es5 --sourcemap --legal-comments=inline --log-level=warning --outfile=$@
+
+www/LICENSE: LICENSE
+	cp $< $@
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi
 	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
@@ -172,7 +185,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/comet-fcgi
 
 clean:
-	rm -rf build
+	rm -rf build www/dist www/LICENSE
 
-.PHONY: FORCE all deps run-deps static unit fuzz-build fuzz test run bench chaos install uninstall clean
+.PHONY: FORCE all deps run-deps static unit fuzz-build fuzz test run bench chaos client install uninstall clean
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -40,10 +40,11 @@ case $target in
         [[ ${3:-} = --print ]] && print=1
         ;;
     test)
-        # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js,
-        # the archive tests' database servers and clients.
+        # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js;
+        # the archive tests' database servers and clients; PHP with curl and Python for the
+        # README's publish snippets (tests/integration/readme.test.mjs).
         pkgs=("${base[@]}" apache2 libapache2-mod-fcgid lighttpd nginx chromium clang libclang-rt-dev
-              sqlite3 mariadb-server mariadb-client postgresql postgresql-client)
+              sqlite3 mariadb-server mariadb-client postgresql postgresql-client php-cli php-curl python3)
         command -v node > /dev/null || pkgs+=(nodejs)
         command -v npm > /dev/null || pkgs+=(npm)
         [[ ${2:-} = --print ]] && print=1
@@ -59,7 +60,9 @@ missing=()
 for p in "${pkgs[@]}"; do
     [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2> /dev/null) = installed ]] || missing+=("$p")
 done
-# The browser tests drive Debian's chromium with playwright-core from npm; running needs no npm.
+# The browser tests drive Debian's chromium with playwright-core from npm; make client (the npm
+# package's minified build) and tests/browser/package.test.mjs use esbuild, typescript and react.
+# Running needs no npm.
 npm_ci() {
     [[ $target = test ]] || return 0
     cd "$(dirname "$0")/.."

@@ -1,9 +1,10 @@
 /*! comet.js: the browser client of comet-fcgi (see README.md, "The browser client").
  * One file, no dependencies, no build step, ES5 so that the fallback transports reach the old
- * browsers they exist for. A classic <script> defines the global `Comet`; require() returns it;
- * comet.mjs re-exports it as an ES module. The server's HTTP contract is README.md's; this file
- * owns the client side: one connection per page (or per browser, shared by tabs), resuming from
- * the cursor, backoff, and falling back from one transport to the next. */
+ * browsers they exist for. UMD: a classic <script> defines the global `Comet`, require() returns
+ * it (no AMD: an anonymous define() breaks RequireJS pages that load this by <script>); comet.mjs
+ * re-exports it as an ES module; `make client` minifies it. The server's HTTP contract is
+ * README.md's; this file owns the client side: one connection per page (or per browser, shared
+ * by tabs), resuming from the cursor, backoff, and falling back from one transport to the next. */
 (function (root, factory) {
     'use strict';
     var Comet = factory(root);

@@ -29,7 +29,8 @@ export async function scriptPath(origin) {
     return '/comet.js';
 }
 
-const PAGE = (src) => `<!doctype html>
+/** The test page's HTML, loading comet.js from src (openTestPage serves it; a test may serve it itself). */
+export const testPageHtml = (src) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>comet test page</title>
 <script src="${src}"></script>
 <script>
@@ -61,7 +62,7 @@ window.listen = function (client, channel) {
 export async function openTestPage(context, origin, { src } = {}) {
     const script = src || (await scriptPath(origin));
     const url = `${origin}/__comet-test.html`;
-    await context.route(url, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: PAGE(script) }));
+    await context.route(url, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: testPageHtml(script) }));
     const page = await context.newPage();
     page.on('pageerror', (e) => (page.__errors = (page.__errors || []).concat(String(e))));
     await page.goto(url, { timeout: 30000 });

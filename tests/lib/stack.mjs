@@ -109,9 +109,10 @@ export function freePort() {
     });
 }
 
-function run(cmd, args, { env, timeoutMs = 60000 } = {}) {
+/** Runs cmd args (no shell); resolves {code, err, stdout, stderr}, never rejects. */
+export function run(cmd, args, { env, timeoutMs = 60000, cwd = ROOT } = {}) {
     return new Promise((resolve) => {
-        execFile(cmd, args, { env, timeout: timeoutMs, cwd: ROOT, maxBuffer: 16 << 20 },
+        execFile(cmd, args, { env, timeout: timeoutMs, cwd, maxBuffer: 16 << 20 },
             (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, err, stdout, stderr }));
     });
 }
