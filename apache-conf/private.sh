@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # private.sh RUN_DIR PORT BIN WWW [SNIPPET]: writes RUN_DIR/httpd.conf, a private Apache on
 # 127.0.0.1:PORT serving WWW and comet.fcgi at /comet, followed by the shipped snippet (the one
-# source of its settings): comet.conf (mod_fcgid) or proxy-fcgi.conf (mod_proxy_fcgi). Starting and stopping it is tests/stack.sh's job.
+# source of its settings): comet-server.conf and comet.conf (mod_fcgid) or proxy-fcgi.conf
+# (mod_proxy_fcgi), written by dist/subst.sh as `make install` writes them. Starting and stopping it is tests/stack.sh's job.
 set -euo pipefail
 
 [ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 RUN_DIR PORT BIN WWW [SNIPPET]" >&2; exit 2; }
@@ -34,23 +35,17 @@ fcgid_env() {
             echo "$0: $name: newlines and \${ cannot pass through Apache's config" >&2; exit 1 ;;
         esac
         value=${value//\\/\\\\}
-        printf '    FcgidInitialEnv %s "%s"\n' "$name" "${value//\"/\\\"}"
+        printf 'FcgidInitialEnv %s "%s"\n' "$name" "${value//\"/\\\"}"
     done
 }
 
-snippet() {
-    local line env
+# The shipped snippets through the generator that `make install` uses (dist/subst.sh):
+# mod_fcgid's server-wide part before the site's, or mod_proxy_fcgi's.
+snippets() {
+    local env
     env=$(fcgid_env)
-    while IFS= read -r line; do
-        if [[ $line =~ ^[[:space:]]*@ENV@[[:space:]]*$ ]]; then
-            printf '%s\n' "$env"
-            continue
-        fi
-        [[ $line =~ ^[[:space:]]*# ]] && { printf '%s\n' "$line"; continue; }
-        line=${line//@BIN@/"$bin"}
-        line=${line//@SOCKET@/"$run/comet.sock"}
-        printf '%s\n' "${line//@WWW@/"$www"}"
-    done < "$here/$conf"
+    if [[ $conf = comet.conf ]]; then "$here/../dist/subst.sh" "$here/comet-server.conf"; fi
+    "$here/../dist/subst.sh" "$here/$conf" BIN="$bin" WWW="$www" SOCKET="$run/comet.sock" ENV="$env"
 }
 
 {
@@ -105,5 +100,5 @@ DirectoryIndex index.html
 </Directory>
 
 EOF
-    snippet
+    snippets
 } > "$run/httpd.conf"
