@@ -2,6 +2,10 @@
 # runs every test; both install missing Debian packages first.
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Where the settings file is looked for by default: SYSCONFDIR/comet-fcgi/comet.env.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# The release, in one place (the binaries' -V, /stats; www/comet.js must agree, a test checks).
+VERSION := $(shell cat VERSION)
 CC ?= cc
 PKGS = fcgi hiredis jansson
 # Not linked into the binaries: fcgi/auth.c loads them by soname on the first credential
@@ -19,12 +23,19 @@ ifeq ($(SANITIZE),1)
 BASE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BASE_LDFLAGS += -fsanitize=address,undefined
 B = build/san
+else ifeq ($(STATIC),1)
+# make static: nothing needed from the host's libraries. libjwt has no static library in
+# Debian, so this build checks no credentials (fcgi/auth.c, AUTH_STATIC).
+BASE_CFLAGS += -DAUTH_STATIC
+BASE_LDFLAGS += -static
+PKG_STATIC = --static
+B = build/static
 else
 B = build
 endif
 # := so that each pkg-config runs once per make, not once per use.
 ALL_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) -lpthread
 TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
@@ -58,6 +69,19 @@ $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ifcgi $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
+# Only version.c is compiled with the version, so a new VERSION rebuilds one object.
+$(B)/common/version.o build/fuzz/common/version.o: VERSION
+$(B)/common/version.o: ALL_CFLAGS += -DCOMET_VERSION='"$(VERSION)"'
+build/fuzz/common/version.o: FUZZ_CFLAGS += -DCOMET_VERSION='"$(VERSION)"'
+$(B)/common/config.o build/fuzz/common/config.o $(B)/fcgi/main.o $(B)/worker/main.o: build/paths.h
+
+# The default settings file's path, rewritten only when it changes (PREFIX, SYSCONFDIR),
+# so that config.o is rebuilt exactly then.
+build/paths.h: FORCE
+	@mkdir -p build
+	@printf '#define CONFIG_DEFAULT_FILE "%s/comet-fcgi/comet.env"\n' '$(SYSCONFDIR)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
 $(B)/%.o: %.c $(LUA_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -82,6 +106,10 @@ deps:
 
 unit: $(UNIT)
 
+# Statically linked binaries in build/static/ for a host that has none of the libraries.
+static:
+	$(MAKE) STATIC=1 all
+
 fuzz-build: $(FUZZ)
 # Kept between builds: make would delete them as intermediates of the chained rules.
 .SECONDARY: $(FUZZ_LIB)
@@ -93,6 +121,7 @@ fuzz: fuzz-build
 test: deps
 	$(MAKE) all unit
 	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) static
 	$(MAKE) fuzz-build
 	tests/run.sh
 
@@ -109,14 +138,9 @@ chaos: deps
 	$(MAKE) all
 	for s in apache lighttpd; do COMET_IT_SERVER=$$s COMET_BIN_DIR=build node tests/chaos/chaos.mjs || exit 1; done
 
-# make install: PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc for PREFIX=/usr, else
-# PREFIX/etc), UNITDIR, WEBGROUP (the web server's group, given the external-mode socket),
-# STRIP (-s; empty keeps the symbols, for packagers that strip themselves).
-ifeq ($(PREFIX),/usr)
-SYSCONFDIR ?= /etc
-else
-SYSCONFDIR ?= $(PREFIX)/etc
-endif
+# make install: PREFIX (/usr/local), DESTDIR, SYSCONFDIR (above), UNITDIR, WEBGROUP (the web
+# server's group, given the external-mode socket), STRIP (-s; empty keeps the symbols, for
+# packagers that strip themselves).
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 WEBGROUP ?= www-data
 STRIP ?= -s
@@ -139,9 +163,9 @@ UNITS = comet-worker.service comet-fcgi.service
 MANS = comet.fcgi.1 comet-worker.1
 GEN = $(addprefix build/dist/,$(CONFS) $(UNITS) $(MANS) comet-cron)
 WWW_FILES = www/comet.js www/comet.mjs www/comet.d.ts www/index.html
-DOCS = README.md $(wildcard LICENSE CHANGELOG.md)
+DOCS = README.md LICENSE CHANGELOG.md
 SUBST = BIN='$(BINDIR)' WWW='$(DATADIR)/www' SOCKET='$(SOCKET)' RUN='$(LIGHTTPD_RUN)' \
-	SETTINGS='$(SETTINGS)' WEBGROUP='$(WEBGROUP)' VERSION='$(shell cat VERSION 2>/dev/null)' \
+	SETTINGS='$(SETTINGS)' WEBGROUP='$(WEBGROUP)' VERSION='$(VERSION)' \
 	DATA='$(DATADIR)' DOC='$(DOCDIR)' SYSCONFDIR='$(SYSCONFDIR)' UNITDIR='$(UNITDIR)'
 build/dist/apache-fcgid.conf: apache-conf/comet.conf
 build/dist/apache-fcgid.conf: ENV = FcgidInitialEnv COMET_CONFIG "$(SETTINGS)"
@@ -191,5 +215,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all deps unit fuzz-build fuzz test run bench chaos install uninstall clean FORCE
+.PHONY: FORCE all deps static unit fuzz-build fuzz test run bench chaos install uninstall clean
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,13 +1,25 @@
-/* config: the table of settings (name, default, bounds) and its one reader. Knows
- * nothing of what the settings are used for. */
+/* config: the table of settings (name, default, bounds) and its one reader, which
+ * takes each from the environment, else from the settings file, else the default.
+ * Finding and reading the file is here; its syntax is envfile.c's. Knows nothing of
+ * what the settings are used for. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "envfile.h"
+#include "log.h"
+#include "paths.h"
 #include "xalloc.h"
+
+/* The largest settings file read: a few kB is normal, this much is a mistake. */
+#define CONFIG_FILE_MAX (1 << 20)
 
 enum kind { INT, STR, LEVEL };
 
@@ -168,7 +180,138 @@ static int read_pem(struct config *c, char *err, size_t errlen)
     return 0;
 }
 
-const struct config *config_load(char *err, size_t errlen)
+/* The settings file's entries, later lines first (a key set twice: the last wins). */
+static struct file_var {
+    char *key, *value;
+} *file_vars;
+static size_t nfile_vars;
+static char file_path[1024];   /* the file read; "" for none */
+static char file_notes[1024];  /* warning lines, each ending in \n */
+
+static int is_secret(const char *key)
+{
+    static const char *const secrets[] = {"COMET_REDIS_PASSWORD", "COMET_PUBLISH_KEYS", "COMET_JWT_SECRET",
+                                          "COMET_URL_SECRET"};
+
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        if (strcmp(key, secrets[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_setting(const char *key)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (strcmp(key, settings[i].name) == 0)
+            return 1;
+    return strcmp(key, "COMET_PUBLISH_KEYS") == 0;
+}
+
+/* Adds one warning line about the settings file (config_log_warnings logs them). */
+__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
+{
+    size_t used = strlen(file_notes);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(file_notes + used, sizeof file_notes - used, fmt, ap);
+    va_end(ap);
+}
+
+static void file_clear(void)
+{
+    for (size_t i = 0; i < nfile_vars; i++) {
+        free(file_vars[i].key);
+        free(file_vars[i].value);
+    }
+    free(file_vars);
+    file_vars = NULL;
+    nfile_vars = 0;
+    file_path[0] = file_notes[0] = 0;
+}
+
+/* The value of setting name: the environment's, else the settings file's, else NULL. */
+static const char *lookup(const char *name)
+{
+    const char *v = getenv(name);
+
+    for (size_t i = nfile_vars; !v && i-- > 0;)
+        if (strcmp(file_vars[i].key, name) == 0)
+            v = file_vars[i].value;
+    return v;
+}
+
+/* Keeps the entries of text (len bytes, read from path) in file_vars. Only COMET_*
+ * keys belong there: another key is an error naming its line, an unknown COMET_* key
+ * a warning (it may be meant for a unit's command line). Returns 0, or -1 with err. */
+static int file_parse(const char *path, const char *text, size_t len, const char **secret, char *err,
+                      size_t errlen)
+{
+    struct envfile f = {0};
+    struct envfile_entry e;
+    int rc;
+
+    while ((rc = envfile_next(&f, text, len, &e)) == 1) {
+        char *key = xmalloc(e.keylen + 1), *value = xmalloc(e.valuelen + 1);
+        memcpy(key, e.key, e.keylen);
+        key[e.keylen] = 0;
+        memcpy(value, e.value, e.valuelen);
+        value[e.valuelen] = 0;
+        file_vars = xrealloc(file_vars, (nfile_vars + 1) * sizeof *file_vars);
+        file_vars[nfile_vars++] = (struct file_var){key, value};
+        if (strncmp(key, "COMET_", 6) != 0) {
+            snprintf(err, errlen, "%s:%d: %s: only COMET_* settings belong in this file", path, e.line, key);
+            return -1;
+        }
+        if (!is_setting(key))
+            note("%s:%d: %s is not a setting of comet-fcgi; ignored\n", path, e.line, key);
+        if (is_secret(key))
+            *secret = key;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "%s:%d: %s", path, f.line, f.errstr);
+    return rc;
+}
+
+/* Reads the settings file at path. named: the user named it (-c, COMET_CONFIG), so a
+ * missing file is an error; the default path is skipped when missing. Returns 0, or
+ * -1 with err. */
+static int file_read(const char *path, int named, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+    const char *secret = NULL;
+    char *text = NULL;
+    struct stat st;
+    ssize_t n = 0;
+
+    if (fd < 0 && !named && errno == ENOENT)
+        return 0;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "settings file %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+        snprintf(err, errlen, "settings file %s: not a regular file of at most 1 MiB", path);
+        goto fail;
+    }
+    text = xmalloc((size_t)st.st_size + 1);
+    if ((n = read(fd, text, (size_t)st.st_size + 1)) < 0 || n > st.st_size) {
+        snprintf(err, errlen, "settings file %s: %s", path, n < 0 ? strerror(errno) : "changed while read");
+        goto fail;
+    }
+    snprintf(file_path, sizeof file_path, "%s", path);
+    if ((rc = file_parse(path, text, (size_t)n, &secret, err, errlen)) == 0 && secret && (st.st_mode & S_IROTH))
+        note("%s is readable by every user and holds %s: chmod 600 %s (or 640 with the group that runs "
+             "comet.fcgi)\n", path, secret, path);
+fail:
+    free(text);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Reads every setting into the one struct, from lookup(). Returns it, or NULL with err. */
+static const struct config *load(char *err, size_t errlen)
 {
     static struct config c;
     static char *keys_copy;
@@ -179,10 +322,15 @@ const struct config *config_load(char *err, size_t errlen)
     free(keys_copy);
     keys_copy = NULL;
     memset(&c, 0, sizeof c);
+    c.file = file_path;
+    c.warnings = file_notes;
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        const char *v = getenv(settings[i].name);
-        if (set_one(&c, &settings[i], v ? v : settings[i].def, err, errlen) < 0)
+        const char *v = lookup(settings[i].name);
+        if (set_one(&c, &settings[i], v ? v : settings[i].def, err, errlen) < 0) {
+            if (v && !getenv(settings[i].name))
+                snprintf(err + strlen(err), errlen - strlen(err), " (in %s)", file_path);
             return NULL;
+        }
     }
     if (c.poll_timeout > c.poll_timeout_max) {
         snprintf(err, errlen, "COMET_POLL_TIMEOUT=%d: above COMET_POLL_TIMEOUT_MAX=%d",
@@ -198,11 +346,36 @@ const struct config *config_load(char *err, size_t errlen)
         snprintf(err, errlen, "COMET_PREFIX: at most 64 bytes");
         return NULL;
     }
-    keys = getenv("COMET_PUBLISH_KEYS");
+    keys = lookup("COMET_PUBLISH_KEYS");
     if (keys && split_keys(&c, keys_copy = xstrdup(keys), err, errlen) < 0)
         return NULL;
     c.jwt_public_pem = "";
     if (c.jwt_public_key[0] && read_pem(&c, err, errlen) < 0)
         return NULL;
     return &c;
+}
+
+const struct config *config_load(char *err, size_t errlen)
+{
+    file_clear();
+    return load(err, errlen);
+}
+
+const struct config *config_load_file(const char *file, char *err, size_t errlen)
+{
+    const char *named = file ? file : getenv("COMET_CONFIG");
+
+    file_clear();
+    /* An empty COMET_CONFIG (or -c ""): no settings file at all. */
+    if (named && !*named)
+        return load(err, errlen);
+    if (file_read(named ? named : CONFIG_DEFAULT_FILE, named != NULL, err, errlen) < 0)
+        return NULL;
+    return load(err, errlen);
+}
+
+void config_log_warnings(const struct config *c)
+{
+    for (const char *w = c->warnings, *nl; (nl = strchr(w, '\n')); w = nl + 1)
+        log_warn("%.*s", (int)(nl - w), w);
 }

@@ -1,5 +1,6 @@
 /* config: every setting of both binaries, read once from the environment
- * (FcgidInitialEnv under Apache) into one struct that is const afterwards. */
+ * (FcgidInitialEnv under Apache) and the settings file (KEY=VALUE lines; the
+ * environment wins) into one struct that is const afterwards. */
 #ifndef COMET_CONFIG_H
 #define COMET_CONFIG_H
 
@@ -49,6 +50,8 @@ struct config {
     const char *jwt_public_key; /* path of a PEM public key for RS256/ES256 tokens */
     const char *jwt_public_pem; /* its contents, read at start; empty when no path is set */
     const char *url_secret;     /* HMAC key of signed subscribe URLs; empty: refused */
+    const char *file;           /* the settings file read; "" for none */
+    const char *warnings;       /* lines (each ending in \n) about that file; "" for none */
     int npublish_keys;
     struct config_key {
         const char *name;       /* "key N" (1-based) for a plain key */
@@ -58,9 +61,18 @@ struct config {
     } publish_keys[CONFIG_MAX_KEYS];
 };
 
-/* Reads every COMET_* variable once. Returns the configuration (static storage, never
- * freed; a second call replaces it), or NULL with a message naming the bad variable
- * in err. */
+/* Reads every setting once: each from the environment, else from the settings file,
+ * else its default. The file is file (-c), else $COMET_CONFIG, else
+ * CONFIG_DEFAULT_FILE (SYSCONFDIR/comet-fcgi/comet.env), which alone may be missing;
+ * an empty name reads no file. Returns the configuration (static storage, never freed;
+ * a second call replaces it), or NULL with a message naming the bad variable, or the
+ * file and line, in err. */
+const struct config *config_load_file(const char *file, char *err, size_t errlen);
+
+/* The same from the environment alone, no settings file (unit tests, fuzz targets). */
 const struct config *config_load(char *err, size_t errlen);
+
+/* Logs c->warnings, one log_warn line each. */
+void config_log_warnings(const struct config *c);
 
 #endif

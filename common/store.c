@@ -11,6 +11,7 @@
 #include "args.h"
 #include "clock.h"
 #include "log.h"
+#include "version.h"
 #include "xalloc.h"
 
 /* An idempotent publish: queues the entry and remembers the key with the body's
@@ -255,9 +256,9 @@ json_t *store_stats_result(const redisReply *r, const struct config *cfg)
         v[i] = r->element[i]->integer;
     }
     hb = v[3];
-    return json_pack("{s:I, s:I, s:I, s:{s:b, s:o}}", "published", (json_int_t)v[1], "waiting", (json_int_t)v[0],
+    return json_pack("{s:I, s:I, s:I, s:{s:b, s:o}, s:s}", "published", (json_int_t)v[1], "waiting", (json_int_t)v[0],
                      "inbox", (json_int_t)v[2], "worker", "alive", hb && clock_wall_ms() - hb < 1000LL * cfg->worker_lease,
-                     "last_heartbeat", hb ? json_integer(hb) : json_null());
+                     "last_heartbeat", hb ? json_integer(hb) : json_null(), "version", comet_version);
 }
 
 json_t *store_stats(redisContext *c, const struct config *cfg)

@@ -96,7 +96,7 @@ void store_rate_args(const struct config *cfg, const char *who, struct args *a);
 long long store_rate_result(const redisReply *r);
 long long store_rate(redisContext *c, const struct config *cfg, const char *who);
 
-/* /stats in one call: a new JSON object, or NULL. */
+/* /stats in one call: a new JSON object (with the release, "version"), or NULL. */
 void store_stats_args(const struct config *cfg, struct args *a);
 json_t *store_stats_result(const redisReply *r, const struct config *cfg);
 json_t *store_stats(redisContext *c, const struct config *cfg);

@@ -26,6 +26,12 @@ struct auth_credentials {
     const char *expires, *sig; /* a signed URL's parameters */
 };
 
+/* Returns 0 when this build can check the credentials cfg configures, or -1 with a
+ * message in err: a static build (make static) loads neither libjwt nor libcrypto, so
+ * it refuses to start with COMET_PRIVATE_CHANNELS, COMET_JWT_SECRET,
+ * COMET_JWT_PUBLIC_KEY or COMET_URL_SECRET rather than answer 503 to each request. */
+int auth_usable(const struct config *cfg, char *err, size_t errlen);
+
 /* Decides whether a subscriber may read channels[0..n) at now_ms (Unix ms). Only
  * channels matching COMET_PRIVATE_CHANNELS need credentials; when none does, the
  * credentials are ignored and *until_ms is 0. Otherwise a sig (with expires) is

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "auth.h"
 #include "block.h"
 #include "block_publish.h"
 #include "config.h"
@@ -26,12 +27,20 @@
 #include "publish.h"
 #include "reply.h"
 #include "request.h"
+#include "paths.h"
 #include "store.h"
+#include "version.h"
 #include "xalloc.h"
 
 #define CORS_MAX 512
 
 static int external;  /* -e or -s: the hub holds waiting requests */
+
+/* The command line, apart from -e/-s's mode (external). */
+struct options {
+    const char *sock, *label, *file, *name;
+    int check;
+};
 static int listen_fd; /* 0 when spawned by the web server */
 
 static void on_stop(int sig)
@@ -226,18 +235,35 @@ static int run_external(const struct config *cfg)
     return 0;
 }
 
-static void usage(void)
+/* Prints the usage to out (stdout for -h, stderr after a mistake). */
+static void usage(FILE *out)
 {
-    fprintf(stderr, "usage: comet.fcgi [-n] [-e | -s SOCKET] [-L NAME]\n"
-                    "  (none)     one request at a time, as mod_fcgid sends them\n"
-                    "  -e         external mode on the inherited socket (spawn-fcgi, lighttpd bin-path)\n"
-                    "  -s SOCKET  external mode listening on SOCKET: a path, or HOST:PORT\n"
-                    "  -L NAME    a label for this process's class, in each of its log lines\n"
-                    "             (comet.fcgi:NAME[PID]); NAME is 1 to 32 of A-Z a-z 0-9 _ . -.\n"
-                    "             Under mod_fcgid a distinct command line is a distinct class\n"
-                    "             (apache-conf/comet.conf: wait and short)\n"
-                    "  -n         check the configuration and exit\n");
-    exit(2);
+    fprintf(out, "usage: comet.fcgi [-n] [-c FILE] [-e | -s SOCKET] [-L NAME] | -V | -h\n"
+                 "  (none)     one request at a time on the FastCGI socket the web server passes\n"
+                 "             as standard input (Apache mod_fcgid)\n"
+                 "  -e         external mode on the inherited socket (spawn-fcgi, lighttpd bin-path)\n"
+                 "  -s SOCKET  external mode listening on SOCKET: a path, or HOST:PORT\n"
+                 "  -c FILE    the settings file (KEY=VALUE lines); else $COMET_CONFIG, else\n"
+                 "             %s if it exists; the environment overrides it\n"
+                 "  -L NAME    a label for this process's class, in each of its log lines\n"
+                 "             (comet.fcgi:NAME[PID]); NAME is 1 to 32 of A-Z a-z 0-9 _ . -.\n"
+                 "             Under mod_fcgid a distinct command line is a distinct class\n"
+                 "             (apache-conf/comet.conf: wait and short)\n"
+                 "  -n         check the configuration, say which settings file was read, and exit\n"
+                 "  -V         print the version and exit\n"
+                 "  -h         print this help and exit\n",
+            CONFIG_DEFAULT_FILE);
+}
+
+/* Started by hand (a terminal, a script) with neither -e nor -s: standard input is not
+ * the listening socket a FastCGI server passes, and libfcgi would answer one request
+ * as CGI. Returns 1 when fd 0 is a listening socket. */
+static int spawned_by_server(void)
+{
+    int listening = 0;
+    socklen_t len = sizeof listening;
+
+    return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
 }
 
 /* The name log lines carry: "comet.fcgi", or "comet.fcgi:NAME" with -L NAME. Returns
@@ -255,38 +281,80 @@ static const char *progname(const char *label)
     return name;
 }
 
-int main(int argc, char **argv)
+/* Parses the command line into *o. Returns -1 to go on, else the exit status. */
+static int options(int argc, char **argv, struct options *o)
 {
-    const struct config *cfg;
-    FCGX_Request req;
-    const char *sock = NULL, *label = NULL, *name;
-    char err[256];
-    int opt, check = 0;
+    int opt;
 
-    while ((opt = getopt(argc, argv, "nes:L:")) != -1) {
+    while ((opt = getopt(argc, argv, "nes:L:c:Vh")) != -1) {
         if (opt == 'n')
-            check = 1;
+            o->check = 1;
         else if (opt == 'e')
             external = 1;
         else if (opt == 's')
-            external = 1, sock = optarg;
+            external = 1, o->sock = optarg;
         else if (opt == 'L')
-            label = optarg;
+            o->label = optarg;
+        else if (opt == 'c')
+            o->file = optarg;
+        else if (opt == 'V')
+            return printf("comet.fcgi %s\n", comet_version) < 0;
+        else if (opt == 'h')
+            return usage(stdout), 0;
         else
-            usage();
+            return usage(stderr), 2;
     }
-    if (!(name = progname(label)))
-        usage();
-    if (!(cfg = config_load(err, sizeof err))) {
-        fprintf(stderr, "%s: %s\n", name, err);
+    if (optind < argc || !(o->name = progname(o->label)))
+        return usage(stderr), 2;
+    if (!external && !o->check && !spawned_by_server()) {
+        fprintf(stderr, "comet.fcgi: standard input is not a FastCGI socket: this program is started by the web\n"
+                        "server (Apache mod_fcgid: FcgidWrapper or AddHandler fcgid-script; lighttpd: bin-path\n"
+                        "with -e), or runs on its own with -s SOCKET behind mod_proxy_fcgi or nginx\n"
+                        "(spawn-fcgi: -e). See README.md, \"Process models and deployments\"; -h for options.\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* The settings, or NULL after saying why. -n: says which file was read too. */
+static const struct config *settings(const struct options *o)
+{
+    const struct config *cfg;
+    char err[512];
+
+    if (!(cfg = config_load_file(o->file, err, sizeof err))) {
+        fprintf(stderr, "%s: %s\n", o->name, err);
+        return NULL;
+    }
+    log_init(o->name, (enum log_level)cfg->log_level);
+    config_log_warnings(cfg);
+    if (o->check)
+        printf("%s %s: configuration OK; settings file: %s\n", o->name, comet_version,
+               cfg->file[0] ? cfg->file : "none (environment and defaults only)");
+    return cfg;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    const struct config *cfg;
+    FCGX_Request req;
+    char err[512];
+    int rc = options(argc, argv, &o);
+
+    if (rc >= 0)
+        return rc;
+    if (!(cfg = settings(&o)))
+        return 1;
+    if (o.check)
+        return 0;
+    if (auth_usable(cfg, err, sizeof err) < 0) {
+        log_error("%s", err);
         return 1;
     }
-    if (check)
-        return 0;
-    log_init(name, (enum log_level)cfg->log_level);
     srand((unsigned)(clock_wall_ms() ^ ((long long)getpid() << 16)));
-    if (sock && (listen_fd = FCGX_OpenSocket(sock, 4096)) < 0) { /* bursts; capped by somaxconn */
-        log_error("cannot listen on %s", sock);
+    if (o.sock && (listen_fd = FCGX_OpenSocket(o.sock, 4096)) < 0) { /* bursts; capped by somaxconn */
+        log_error("cannot listen on %s", o.sock);
         return 1;
     }
     if (external)

@@ -7,22 +7,23 @@
 # and systemd-analyze verifies the units. Ends with "install: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 . tests/lib/check.sh
 
+# In a copy of the tree: each PREFIX rebuilds the binaries with its settings path, which the
+# working tree's build/ should not be left with.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/dest
+copy_tree "$tmp/src"
+cd "$tmp/src" || exit 1
 
 # The tree under DESTDIR with PREFIX=/usr.
 expected_files() {
     printf '%s\n' etc/comet-fcgi/{apache-fcgid.conf,apache-fcgid-server.conf,apache-proxy-fcgi.conf,nginx.conf,lighttpd.conf,comet.env} \
         usr/bin/{comet.fcgi,comet-worker,comet-cron} usr/lib/systemd/system/{comet-worker,comet-fcgi}.service \
         usr/share/man/man1/{comet.fcgi,comet-worker}.1 usr/share/comet-fcgi/{comet.env.example,htaccess.example} \
-        usr/share/comet-fcgi/www/{comet.js,comet.mjs,comet.d.ts,index.html,errors/413.json} \
-        usr/share/doc/comet-fcgi/README.md
-    [[ -e LICENSE ]] && echo usr/share/doc/comet-fcgi/LICENSE
-    [[ -e CHANGELOG.md ]] && echo usr/share/doc/comet-fcgi/CHANGELOG.md
+        usr/share/comet-fcgi/www/{comet.js,comet.mjs,comet.d.ts,index.html,errors/413.json}
+    printf '%s\n' usr/share/doc/comet-fcgi/{README.md,LICENSE,CHANGELOG.md}
 }
 file_list() { diff <(expected_files | sort) <(cd "$dest" && find . -type f -o -type l | sed 's|^\./||' | sort); }
 modes() {

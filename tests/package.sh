@@ -30,12 +30,11 @@ cleanup() {
 trap cleanup EXIT
 
 build() {
-    mkdir -p "$tmp/src/comet-fcgi"
-    git ls-files -co --exclude-standard | grep -v '^node_modules' | tar -cf - -T - | tar -xf - -C "$tmp/src/comet-fcgi"
+    copy_tree "$tmp/src/comet-fcgi"
     (cd "$tmp/src/comet-fcgi" && dpkg-buildpackage -us -uc -b) > "$tmp/build.log" 2>&1 || { tail -n 30 "$tmp/build.log"; return 1; }
 }
 version_matches() {
-    [[ ! -e VERSION ]] || [[ $(dpkg-deb -f "$deb" Version) = "$(< VERSION)" ]]
+    [[ $(dpkg-deb -f "$deb" Version) = "$(< VERSION)" ]]
 }
 installed_tree() {
     local f hits

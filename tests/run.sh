@@ -76,6 +76,31 @@ fi
 rm -rf "$COMET_TEST_RUNS"
 mkdir -p "$COMET_TEST_RUNS"
 chmod 755 "$COMET_TEST_RUNS"
+# node_suite BIN SERVER PATH...: Node's runner over PATH... against the binaries in BIN behind
+# SERVER, its stacks under COMET_TEST_RUNS/SERVER/, counted from its TAP file.
+node_suite() {
+    local bin=$1 server=$2 runs tap rc=0 p f c sk td
+    shift 2
+    echo "== node tests against $bin behind $server: $*"
+    runs=$COMET_TEST_RUNS/$server
+    mkdir -p "$runs"
+    chmod 755 "$runs"
+    tap=$COMET_TEST_RUNS/$(tr / - <<< "$bin")-$server.tap
+    COMET_BIN_DIR=$bin COMET_IT_SERVER=$server COMET_TEST_RUNS=$runs \
+        timeout -k 30 "${COMET_IT_TIMEOUT:-900}" node --test --test-concurrency="$it_jobs" \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" "$@" || rc=$?
+    p=$(tap_count pass "$tap") f=$(tap_count fail "$tap") c=$(tap_count cancelled "$tap")
+    sk=$(tap_count skipped "$tap") td=$(tap_count todo "$tap")
+    f=$((${f:-0} + ${c:-0}))
+    echo "node tests against $bin behind $server: ${p:-0} passed, $f failed, ${sk:-0} skipped, ${td:-0} todo"
+    if [[ -z $p ]] || ((rc != 0 && f == 0)); then
+        echo "node tests against $bin behind $server: node exited with $rc and no counted failure"
+        f=$((f + 1))
+    fi
+    add "${p:-0}" "$f"
+}
+
 for bin in $it_bins; do
     if [[ ! -x $bin/comet.fcgi || ! -x $bin/comet-worker ]]; then
         echo "$bin: comet.fcgi or comet-worker is not built"
@@ -89,27 +114,22 @@ for bin in $it_bins; do
         if ((first)); then dirs+=("${once_dirs[@]}"); fi
         first=0
         ((${#dirs[@]})) || continue
-        echo "== node tests against $bin behind $server: ${dirs[*]}"
-        runs=$COMET_TEST_RUNS/$server
-        mkdir -p "$runs"
-        chmod 755 "$runs"
-        tap=$COMET_TEST_RUNS/$(tr / - <<< "$bin")-$server.tap
-        rc=0
-        COMET_BIN_DIR=$bin COMET_IT_SERVER=$server COMET_TEST_RUNS=$runs \
-            timeout -k 30 "${COMET_IT_TIMEOUT:-900}" node --test --test-concurrency="$it_jobs" \
-            --test-reporter=spec --test-reporter-destination=stdout \
-            --test-reporter=tap --test-reporter-destination="$tap" "${dirs[@]}" || rc=$?
-        p=$(tap_count pass "$tap") f=$(tap_count fail "$tap") c=$(tap_count cancelled "$tap")
-        sk=$(tap_count skipped "$tap") td=$(tap_count todo "$tap")
-        f=$((${f:-0} + ${c:-0}))
-        echo "node tests against $bin behind $server: ${p:-0} passed, $f failed, ${sk:-0} skipped, ${td:-0} todo"
-        if [[ -z $p ]] || ((rc != 0 && f == 0)); then
-            echo "node tests against $bin behind $server: node exited with $rc and no counted failure"
-            f=$((f + 1))
-        fi
-        add "${p:-0}" "$f"
+        node_suite "$bin" "$server" "${dirs[@]}"
     done
 done
+
+# (b2) The static binaries (make static) behind Apache + mod_fcgid, the shared host's case:
+# the settings file, a real publish and delivery, -V, no dynamic loader. COMET_STATIC_BINS=
+# (empty) leaves it out.
+static_bins=${COMET_STATIC_BINS-build/static}
+if [[ -n $static_bins ]]; then
+    if [[ -x $static_bins/comet.fcgi && -x $static_bins/comet-worker ]]; then
+        node_suite "$static_bins" apache tests/integration/settings.test.mjs
+    else
+        echo "$static_bins: comet.fcgi or comet-worker is not built (make static)"
+        add 0 1
+    fi
+fi
 
 # (c) A sanitizer report anywhere in a stack's logs is a failure of its own: Apache's
 # error.log (mod_fcgid's processes), lighttpd.log (what lighttpd's spawned comet.fcgi writes),

@@ -14,7 +14,9 @@
 #include "config.h"
 #include "log.h"
 #include "redis.h"
+#include "paths.h"
 #include "store.h"
+#include "version.h"
 #include "xalloc.h"
 
 /* How often a standby worker looks at the lease: a crashed active worker is replaced
@@ -45,6 +47,7 @@ struct worker {
     long long client;      /* its connection's CLIENT ID, noted with the lease */
     int active;
     long long renewed_ms;
+    long long until; /* -t: when to exit (wall ms); 0: never */
 };
 
 static void worker_drop(struct worker *w)
@@ -175,37 +178,65 @@ static void worker_step(struct worker *w)
     freeReplyObject(r);
 }
 
-static void usage(void)
+/* Prints the usage to out (stdout for -h, stderr after a mistake). */
+static void usage(FILE *out)
 {
-    fprintf(stderr, "usage: comet-worker [-n] [-t seconds]\n"
-                    "  -n          check the configuration and exit\n"
-                    "  -t seconds  exit after this long (for cron: * * * * * comet-worker -t 60)\n");
-    exit(2);
+    fprintf(out, "usage: comet-worker [-n] [-c FILE] [-t seconds] | -V | -h\n"
+                 "  -c FILE     the settings file (KEY=VALUE lines); else $COMET_CONFIG, else\n"
+                 "              %s if it exists; the environment overrides it\n"
+                 "  -n          check the configuration, say which settings file was read, and exit\n"
+                 "  -t seconds  exit after this long (for cron: * * * * * comet-worker -t 60)\n"
+                 "  -V          print the version and exit\n"
+                 "  -h          print this help and exit\n",
+            CONFIG_DEFAULT_FILE);
+}
+
+/* Reads the command line and the settings into w. Returns -1 to go on, else the exit
+ * status. */
+static int start(struct worker *w, int argc, char **argv)
+{
+    const char *file = NULL;
+    char err[512];
+    int opt, check = 0;
+
+    while ((opt = getopt(argc, argv, "nt:c:Vh")) != -1) {
+        if (opt == 'n')
+            check = 1;
+        else if (opt == 't' && atoi(optarg) > 0)
+            w->until = clock_wall_ms() + atoi(optarg) * 1000LL;
+        else if (opt == 'c')
+            file = optarg;
+        else if (opt == 'V')
+            return printf("comet-worker %s\n", comet_version) < 0;
+        else if (opt == 'h')
+            return usage(stdout), 0;
+        else
+            return usage(stderr), 2;
+    }
+    if (optind < argc)
+        return usage(stderr), 2;
+    if (!(w->cfg = config_load_file(file, err, sizeof err))) {
+        fprintf(stderr, "comet-worker: %s\n", err);
+        return 1;
+    }
+    log_init("comet-worker", (enum log_level)w->cfg->log_level);
+    config_log_warnings(w->cfg);
+    if (!check)
+        return -1;
+    printf("comet-worker %s: configuration OK; settings file: %s\n", comet_version,
+           w->cfg->file[0] ? w->cfg->file : "none (environment and defaults only)");
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     struct worker w = {0};
     struct sigaction sa = {0};
-    char err[256], host[64] = "";
-    long long until = 0;
-    int opt, check = 0, backoff = 100;
+    char host[64] = "";
+    int backoff = 100, rc = start(&w, argc, argv);
 
-    while ((opt = getopt(argc, argv, "nt:")) != -1) {
-        if (opt == 'n')
-            check = 1;
-        else if (opt == 't' && atoi(optarg) > 0)
-            until = clock_wall_ms() + atoi(optarg) * 1000LL;
-        else
-            usage();
-    }
-    if (!(w.cfg = config_load(err, sizeof err))) {
-        fprintf(stderr, "comet-worker: %s\n", err);
-        return 1;
-    }
-    if (check)
-        return 0;
-    log_init("comet-worker", (enum log_level)w.cfg->log_level);
+    if (rc >= 0)
+        return rc;
     sa.sa_handler = on_signal; /* no SA_RESTART: a blocked wait returns at once */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -214,7 +245,7 @@ int main(int argc, char **argv)
     srand((unsigned)(clock_wall_ms() ^ getpid()));
     snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
 
-    while (!stopping && (!until || clock_wall_ms() < until)) {
+    while (!stopping && (!w.until || clock_wall_ms() < w.until)) {
         if (!w.c) {
             if (!(w.c = redis_open(w.cfg, 5000)) || store_group(w.c, w.cfg) < 0 ||
                 (w.client = store_client_id(w.c)) < 0) {

@@ -34,7 +34,7 @@
 
     var seq = 0;                   // callback names and client ids
     var Comet = {
-        version: '1.0.0',
+        version: '0.9.0',           // the release: the top-level VERSION file (a test checks they agree)
         transports: TRANSPORTS.slice(),
         Client: Client,
         compareIds: compareIds

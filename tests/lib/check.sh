@@ -30,3 +30,10 @@ free_port() {
         (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null || { echo "$p"; return; }
     done
 }
+
+# copy_tree DEST: the source tree as git sees it (committed and new files, not node_modules)
+# into DEST, to build or install there without touching the working tree's build/.
+copy_tree() {
+    mkdir -p "$1"
+    git ls-files -co --exclude-standard | grep -v '^node_modules' | tar -cf - -T - | tar -xf - -C "$1"
+}
