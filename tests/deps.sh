@@ -5,7 +5,8 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
-      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev)
+      apache2 lighttpd nginx libapache2-mod-fcgid curl procps chromium clang libclang-rt-dev
+      debhelper file groff-base man-db)
 command -v node > /dev/null || pkgs+=(nodejs)
 command -v npm > /dev/null || pkgs+=(npm)
 

@@ -56,7 +56,7 @@ settings_named() {
 # comet.env.example lists every variable of the settings table (common/config.c).
 example_complete() {
     local v
-    for v in $(grep -oE '"COMET_[A-Z_]+"' common/config.c | tr -d '"' | sort -u); do
+    for v in $(grep -oE '"COMET_[A-Z_]+"' common/config.c | tr -d '"' | grep -vx COMET_CONFIG | sort -u); do
         grep -qE "^#$v=" comet.env.example || { echo "comet.env.example lacks $v"; return 1; }
     done
 }

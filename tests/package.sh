@@ -105,7 +105,8 @@ publish_confirmed() {
 }
 poll_gets_it() { curl -sf --max-time 5 "$(url '/comet/poll?channel=smoke&since=0&timeout=1')" | grep -q '"data":{"n":1}'; }
 sse_gets_it() {
-    curl -sN --max-time 3 "$(url '/comet/sse?channel=smoke&lastEventId=0')" | grep -m1 -q '^data: .*"n":1'
+    # grep ends at the event; curl then ends at its next write or its deadline.
+    { curl -sN --max-time 5 "$(url '/comet/sse?channel=smoke&lastEventId=0')" || true; } | grep -m1 -q '^data: .*"n":1'
 }
 prefix_from_file() { [[ -n $(redis-cli -p "$rport" --scan --pattern 'smoke:*' | head -n 1) ]]; }
 cron_again_exits() { env -i PATH=/usr/bin:/bin TMPDIR="$dir" timeout 5 /usr/bin/comet-cron -c "$settings"; }
