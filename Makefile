@@ -175,14 +175,81 @@ www/dist/comet.min.js: www/comet.js
 www/LICENSE: LICENSE
 	cp $< $@
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/comet-fcgi
-	install -m 755 $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(PREFIX)/bin
-	cp -R www apache-conf lighttpd-conf nginx-conf sql $(DESTDIR)$(PREFIX)/share/comet-fcgi/
+# make install: PREFIX (/usr/local), DESTDIR, SYSCONFDIR (above), UNITDIR, WEBGROUP (the web
+# server's group, given the external-mode socket), STRIP (-s; empty keeps the symbols, for
+# packagers that strip themselves).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+WEBGROUP ?= www-data
+STRIP ?= -s
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/comet-fcgi
+DOCDIR = $(PREFIX)/share/doc/comet-fcgi
+MAN1DIR = $(PREFIX)/share/man/man1
+CONFDIR = $(SYSCONFDIR)/comet-fcgi
+SETTINGS = $(CONFDIR)/comet.env
+# systemd makes it (RuntimeDirectory=comet-fcgi in systemd/comet-fcgi.service).
+SOCKET = /run/comet-fcgi/comet.sock
+# Debian's lighttpd keeps its backends' sockets there (writable by its user).
+LIGHTTPD_RUN ?= /run/lighttpd
 
+# What install writes with this prefix's paths, each through dist/subst.sh (the generator the
+# test stacks use too), into build/dist/ and from there to its place; rewritten every time,
+# since PREFIX may change between two runs.
+CONFS = apache-fcgid.conf apache-fcgid-server.conf apache-proxy-fcgi.conf nginx.conf lighttpd.conf
+UNITS = comet-worker.service comet-fcgi.service comet-archive.service
+MANS = comet.fcgi.1 comet-worker.1
+GEN = $(addprefix build/dist/,$(CONFS) $(UNITS) $(MANS) comet-cron)
+WWW_FILES = www/comet.js www/comet.mjs www/comet.d.ts www/index.html
+DOCS = README.md LICENSE CHANGELOG.md
+SUBST = BIN='$(BINDIR)' WWW='$(DATADIR)/www' SOCKET='$(SOCKET)' RUN='$(LIGHTTPD_RUN)' \
+	SETTINGS='$(SETTINGS)' WEBGROUP='$(WEBGROUP)' VERSION='$(VERSION)' \
+	DATA='$(DATADIR)' DOC='$(DOCDIR)' SYSCONFDIR='$(SYSCONFDIR)' UNITDIR='$(UNITDIR)'
+build/dist/apache-fcgid.conf: apache-conf/comet.conf
+build/dist/apache-fcgid.conf: ENV = FcgidInitialEnv COMET_CONFIG "$(SETTINGS)"
+build/dist/apache-fcgid-server.conf: apache-conf/comet-server.conf
+build/dist/apache-proxy-fcgi.conf: apache-conf/proxy-fcgi.conf
+build/dist/nginx.conf: nginx-conf/comet.conf
+build/dist/lighttpd.conf: lighttpd-conf/comet.conf
+build/dist/lighttpd.conf: ENV = "COMET_CONFIG" => "$(SETTINGS)"
+build/dist/comet-worker.service: systemd/comet-worker.service
+build/dist/comet-fcgi.service: systemd/comet-fcgi.service
+build/dist/comet-archive.service: systemd/comet-archive.service
+build/dist/comet.fcgi.1: man/comet.fcgi.1
+build/dist/comet-worker.1: man/comet-worker.1
+build/dist/comet-cron: dist/comet-cron
+$(GEN): FORCE
+	@mkdir -p build/dist
+	dist/subst.sh $(filter-out FORCE,$^) $(SUBST) ENV='$(ENV)' > $@
+
+# The settings file is created from the example only when there is none, mode 600: it holds
+# the secrets.
+install: all $(GEN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(DATADIR)/www/errors \
+		$(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 $(STRIP) $(B)/comet.fcgi $(B)/comet-worker $(DESTDIR)$(BINDIR)
+	install -m 755 build/dist/comet-cron $(DESTDIR)$(BINDIR)
+	install -m 644 $(addprefix build/dist/,$(CONFS)) $(DESTDIR)$(CONFDIR)
+	install -m 644 $(addprefix build/dist/,$(UNITS)) $(DESTDIR)$(UNITDIR)
+	install -m 644 $(addprefix build/dist/,$(MANS)) $(DESTDIR)$(MAN1DIR)
+	install -m 644 $(WWW_FILES) $(DESTDIR)$(DATADIR)/www
+	install -m 644 www/errors/413.json $(DESTDIR)$(DATADIR)/www/errors
+	install -m 644 sql/*.sql $(DESTDIR)$(DATADIR)/sql
+	install -m 644 comet.env.example apache-conf/htaccess.example $(DESTDIR)$(DATADIR)
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)
+	test -e $(DESTDIR)$(SETTINGS) || install -m 600 comet.env.example $(DESTDIR)$(SETTINGS)
+
+# Removes what install put, and the settings file only while it is still the example: an
+# edited one holds the site's secrets and stays (said on stdout). Folders others share (bin,
+# man1, the unit folder) stay.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/comet.fcgi $(DESTDIR)$(PREFIX)/bin/comet-worker
-	rm -rf $(DESTDIR)$(PREFIX)/share/comet-fcgi
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,comet.fcgi comet-worker comet-cron) \
+		$(addprefix $(DESTDIR)$(CONFDIR)/,$(CONFS)) $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(addprefix $(DESTDIR)$(MAN1DIR)/,$(MANS))
+	if cmp -s $(DESTDIR)$(DATADIR)/comet.env.example $(DESTDIR)$(SETTINGS); then \
+		rm -f $(DESTDIR)$(SETTINGS); \
+	elif test -e $(DESTDIR)$(SETTINGS); then echo "kept $(DESTDIR)$(SETTINGS): it was edited"; fi
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(CONFDIR)
 
 clean:
 	rm -rf build www/dist www/LICENSE

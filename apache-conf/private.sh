@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # private.sh RUN_DIR PORT BIN WWW [SNIPPET]: writes RUN_DIR/httpd.conf, a private Apache on
 # 127.0.0.1:PORT serving WWW and comet.fcgi at /comet, followed by the shipped snippet (the one
-# source of its settings): comet.conf (mod_fcgid) or proxy-fcgi.conf (mod_proxy_fcgi). Or, with
+# source of its settings): comet-server.conf and comet.conf (mod_fcgid) or proxy-fcgi.conf
+# (mod_proxy_fcgi), written by dist/subst.sh as `make install` writes them. Or, with
 # htaccess.example, a shared host: mod_fcgid with its defaults and a site RUN_DIR/site whose
 # comet/ folder holds what that file says to put there (it as .htaccess, comet.fcgi, the
 # comet-env.sh wrapper with the settings, the client, errors/). Starting and stopping it is
@@ -38,7 +39,7 @@ fcgid_env() {
             echo "$0: $name: newlines and \${ cannot pass through Apache's config" >&2; exit 1 ;;
         esac
         value=${value//\\/\\\\}
-        printf '    FcgidInitialEnv %s "%s"\n' "$name" "${value//\"/\\\"}"
+        printf 'FcgidInitialEnv %s "%s"\n' "$name" "${value//\"/\\\"}"
     done
 }
 
@@ -69,19 +70,13 @@ site() {
     chmod -R a+rX "$1"
 }
 
-snippet() {
-    local line env
+# The shipped snippets through the generator that `make install` uses (dist/subst.sh):
+# mod_fcgid's server-wide part before the site's, or mod_proxy_fcgi's.
+snippets() {
+    local env
     env=$(fcgid_env)
-    while IFS= read -r line; do
-        if [[ $line =~ ^[[:space:]]*@ENV@[[:space:]]*$ ]]; then
-            printf '%s\n' "$env"
-            continue
-        fi
-        [[ $line =~ ^[[:space:]]*# ]] && { printf '%s\n' "$line"; continue; }
-        line=${line//@BIN@/"$bin"}
-        line=${line//@SOCKET@/"$run/comet.sock"}
-        printf '%s\n' "${line//@WWW@/"$www"}"
-    done < "$here/$conf"
+    if [[ $conf = comet.conf ]]; then "$here/../dist/subst.sh" "$here/comet-server.conf"; fi
+    "$here/../dist/subst.sh" "$here/$conf" BIN="$bin" WWW="$www" SOCKET="$run/comet.sock" ENV="$env"
 }
 
 docroot=$www
@@ -148,6 +143,6 @@ EOF
         printf 'LoadModule filter_module %s/mod_filter.so\nLoadModule deflate_module %s/mod_deflate.so\n' "$mods" "$mods"
         printf '<Directory "%s">\n    AllowOverride Options FileInfo AuthConfig\n</Directory>\n' "$docroot"
     else
-        snippet
+        snippets
     fi
 } > "$run/httpd.conf"

@@ -42,9 +42,11 @@ case $target in
     test)
         # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js;
         # the archive tests' database servers and clients; PHP with curl and Python for the
-        # README's publish snippets (tests/integration/readme.test.mjs).
+        # README's publish snippets (tests/integration/readme.test.mjs); debhelper, file, groff and
+        # man for the package and install tests (tests/package.sh, tests/install.sh).
         pkgs=("${base[@]}" apache2 libapache2-mod-fcgid lighttpd nginx chromium clang libclang-rt-dev
-              sqlite3 mariadb-server mariadb-client postgresql postgresql-client php-cli php-curl python3)
+              sqlite3 mariadb-server mariadb-client postgresql postgresql-client php-cli php-curl python3
+              debhelper file groff-base man-db)
         command -v node > /dev/null || pkgs+=(nodejs)
         command -v npm > /dev/null || pkgs+=(npm)
         [[ ${2:-} = --print ]] && print=1

@@ -60,6 +60,22 @@ if compgen -G 'build/fuzz/*' > /dev/null; then
     fi
 fi
 
+# (a3) make install / uninstall, then the Debian package built, installed, smoke-tested and
+# purged (about a minute and a half): each ends with "SUITE: N passed, M failed".
+for t in tests/install.sh tests/package.sh; do
+    echo "== $t"
+    rc=0
+    out=$(timeout 600 "$t" 2>&1) || rc=$?
+    printf '%s\n' "$out"
+    if [[ $(tail -n 1 <<< "$out") =~ ^[a-z]+:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+    else
+        p=0 f=0
+    fi
+    if ((rc != 0 && f == 0)); then f=1; fi
+    add "$p" "$f"
+done
+
 # (b) Node's runner (files named *.test.mjs: integration against real stacks, the browser
 # client's own tests, browser tests, tests/tools' checks of the scripts) prints the spec
 # report and writes TAP for counting.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stack.sh: starts one piece of a comet stack (redis, worker, apache) in the background in a
 # session of its own, with DIR/<name>.pid, and returns once it answers; `stop` ends them by
-# those pid files only; `run` is `make run`. How Apache is configured is apache-conf/private.sh's.
+# those pid files only; `run` is `make run`. How Apache is configured is apache-conf/private.sh's;
+# the shipped snippets are written by dist/subst.sh, as `make install` writes them.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -268,8 +269,7 @@ cmd_lighttpd() {
         printf 'server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %s\n' "$root/www" "$port"
         printf 'server.pid-file = "%s/lighttpd.run.pid"\nserver.errorlog = "%s/error.log"\n' "$dir" "$dir"
         printf 'index-file.names = ("index.html")\nmimetype.assign = (".html" => "text/html", ".js" => "text/javascript", ".mjs" => "text/javascript", ".css" => "text/css", ".png" => "image/png")\n'
-        sed -e "s|@BIN@|$bindir|g" -e "s|@WWW@|$root/www|g" -e "s|@RUN@|$dir|g" "$root/lighttpd-conf/comet.conf" |
-            while IFS= read -r line; do printf '%s\n' "${line//@ENV@/$env}"; done
+        "$root/dist/subst.sh" "$root/lighttpd-conf/comet.conf" BIN="$bindir" WWW="$root/www" RUN="$dir" ENV="$env"
     } > "$dir/lighttpd.conf"
     launch lighttpd "$dir" lighttpd -D -f "$dir/lighttpd.conf"
     ready lighttpd "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/comet/stats"
@@ -327,7 +327,7 @@ http {
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $root/www;
-$(sed -e "s|@SOCKET@|$dir/comet.sock|g" -e "s|@WWW@|$root/www|g" -e 's/^/        /' "$root/nginx-conf/comet.conf")
+$("$root/dist/subst.sh" "$root/nginx-conf/comet.conf" SOCKET="$dir/comet.sock" WWW="$root/www" | sed 's/^/        /')
     }
 }
 EOF
