@@ -112,10 +112,17 @@ struct store_event {
     const char *env; /* the envelope, borrowed from the reply */
     size_t len;
 };
+/* Why Redis may lack events after the cursor a page was read from. */
+enum store_gap {
+    STORE_WHOLE = 0,   /* Redis holds every event after it */
+    STORE_TRIMMED = 1, /* some were trimmed or expired: an archive may hold them all */
+    STORE_LOST = 2     /* Redis lost its data set: what it had not archived is unknown */
+};
 struct store_page {
-    struct cursor last; /* the newest id assigned when the page was read */
-    int truncated;      /* events after the cursor read from may have been trimmed away */
-    size_t n;           /* events after that cursor, in id order, at most the cap read with */
+    struct cursor last;     /* the newest id assigned when the page was read */
+    enum store_gap gap;     /* events after the cursor read from that Redis may lack */
+    struct cursor cut;      /* when gap: every event Redis may lack is before this id */
+    size_t n;               /* events after that cursor, in id order, at most the cap read with */
     struct store_event *events;
 };
 

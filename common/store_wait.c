@@ -74,11 +74,12 @@ int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *cons
     return rc;
 }
 
-/* 1 when r has the shape of a read script reply: last id, truncated, then pairs. */
+/* 1 when r has the shape of a read script reply: last id, gap, cut, then pairs. */
 static int read_valid(const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements % 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->elements % 2 == 0 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->integer < STORE_WHOLE || r->element[1]->integer > STORE_LOST)
         return 0;
     for (size_t i = 2; i < r->elements; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING)
@@ -95,11 +96,13 @@ int store_page_parse(const redisReply *r, struct store_page *p)
     }
     if (!r || !read_valid(r) || cursor_parse(r->element[0]->str, r->element[0]->len, &p->last) < 0)
         goto fail;
-    p->truncated = r->element[1]->integer == 1;
-    p->n = (r->elements - 2) / 2;
+    p->gap = (enum store_gap)r->element[1]->integer;
+    if (p->gap && cursor_parse(r->element[2]->str, r->element[2]->len, &p->cut) < 0)
+        goto fail;
+    p->n = (r->elements - 3) / 2;
     p->events = xcalloc(p->n + 1, sizeof *p->events);
     for (size_t i = 0; i < p->n; i++) {
-        const redisReply *id = r->element[2 + 2 * i], *env = r->element[3 + 2 * i];
+        const redisReply *id = r->element[3 + 2 * i], *env = r->element[4 + 2 * i];
         if (cursor_parse(id->str, id->len, &p->events[i].id) < 0)
             goto fail;
         p->events[i].env = env->str;

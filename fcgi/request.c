@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archive_read.h"
 #include "auth.h"
 #include "clock.h"
 #include "conn.h"
@@ -143,6 +144,7 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cor
     w->expiring = until_ms && left < ms;
     w->deadline = clock_ms() + (w->expiring ? left : ms);
     w->until = clock_wall_ms() + ms + 5000;
+    w->archived = archive_read_holds(cfg, w->q.channels, w->q.nchannels);
     proc_name(w->name, sizeof w->name);
     return 0;
 }
@@ -182,4 +184,5 @@ void request_session(const struct request_wait *w, const char *cors, struct sess
     st->since = w->q.has_since ? &w->q.since : NULL;
     st->deadline = w->deadline;
     st->expiring = w->expiring;
+    st->archived = w->archived;
 }

@@ -31,6 +31,7 @@ struct request_wait {
     long long deadline;      /* clock_ms: seconds from arrival, or earlier when the credentials
                               * expire first */
     int expiring;            /* 1 when deadline is the credentials' expiry */
+    int archived;            /* 1 when the SQL archive holds every one of its channels */
     long long until;         /* wall clock: the end of its place in the store's waiting sets, 5 s
                               * past the wait, so a process killed meanwhile holds it no longer */
     char name[PROC_NAME_MAX]; /* its member name in those sets */
