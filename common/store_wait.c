@@ -13,7 +13,8 @@
 #include "clock.h"
 #include "log.h"
 #include "redis.h"
-#include "store_read_lua.h" /* generated from store_read.lua */
+#include "store_history_lua.h" /* generated from store_history.lua */
+#include "store_read_lua.h"    /* generated from store_read.lua */
 #include "xalloc.h"
 
 /* Admits a waiting request of one client address: drops the members whose deadline
@@ -32,13 +33,14 @@ static const char admit_lua[] =
     "end\n"
     "return 0\n";
 
-/* A read script call. EVAL, not EVALSHA: the event loop cannot retry after NOSCRIPT,
+/* A read script call (script: store_read.lua or store_history.lua, which take the same
+ * keys and arguments). EVAL, not EVALSHA: the event loop cannot retry after NOSCRIPT,
  * and Redis caches the compiled script by its hash anyway. */
-static void read_args(const struct config *cfg, char *const *channels, size_t n, const char *since, int cap,
-                      struct args *a)
+static void read_args(const char *script, const struct config *cfg, char *const *channels, size_t n,
+                      const char *since, int cap, struct args *a)
 {
     args_str(a, "EVAL");
-    args_str(a, store_read_lua);
+    args_str(a, script);
     args_num(a, (long long)n + 2);
     args_key(a, cfg, "last", "");
     args_key(a, cfg, "epoch", "");
@@ -56,7 +58,20 @@ redisReply *store_read(redisContext *c, const struct config *cfg, char *const *c
     redisReply *r;
     int sent;
 
-    read_args(cfg, channels, n, since, cap, &a);
+    read_args(store_read_lua, cfg, channels, n, since, cap, &a);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    return r;
+}
+
+redisReply *store_history(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                          const char *before, int cap)
+{
+    struct args a = {0};
+    redisReply *r;
+    int sent;
+
+    read_args(store_history_lua, cfg, channels, n, before, cap, &a);
     r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
     args_free(&a);
     return r;
@@ -68,7 +83,7 @@ int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *cons
     struct args a = {0};
     int rc;
 
-    read_args(cfg, channels, n, since, cap, &a);
+    read_args(store_read_lua, cfg, channels, n, since, cap, &a);
     rc = args_send(ac, &a, fn, priv);
     args_free(&a);
     return rc;

@@ -130,6 +130,8 @@ static void page_keep(const struct archive_query *q, struct rows *r, struct arch
 {
     size_t keep = r->n < (size_t)q->limit ? r->n : (size_t)q->limit, from = q->newest ? r->n - keep : 0;
 
+    if (!r->n)
+        return;
     qsort(r->ev, r->n, sizeof *r->ev, by_id);
     for (size_t i = 0; i < r->n; i++)
         if (i < from || i >= from + keep)
@@ -158,20 +160,20 @@ int archive_read(const struct config *cfg, const struct archive_query *q, struct
 }
 
 /* 1 when every event of q's range is in the archive: q->after no older than its
- * oldest rows (some at that very ms may be pruned already), its newest at least just
- * before q->before. */
-static int gap_covered(const struct config *cfg, const struct archive_query *q, long long floor_ms,
+ * oldest rows (some at that very ms may be pruned already), and (to_end) its newest at
+ * least just before q->before. */
+static int gap_covered(const struct config *cfg, const struct archive_query *q, int to_end, long long floor_ms,
                        struct cursor newest)
 {
     uint64_t floor = (uint64_t)floor_ms;
     int from = q->after.ms > floor || (q->after.ms == floor && cfg->archive_age == 0);
-    int to = cursor_cmp(q->before, newest) <= 0 ||
+    int to = !to_end || cursor_cmp(q->before, newest) <= 0 ||
              (q->before.ms == newest.ms && q->before.n == newest.n + 1);
 
     return from && to;
 }
 
-int archive_read_gap(const struct config *cfg, const struct archive_query *q, struct archive_page *p)
+int archive_read_gap(const struct config *cfg, const struct archive_query *q, int to_end, struct archive_page *p)
 {
     long long floor_ms;
     struct cursor newest;
@@ -184,7 +186,7 @@ int archive_read_gap(const struct config *cfg, const struct archive_query *q, st
     /* Bounds first: an event committed after they are read cannot widen what they vouch for. */
     if ((rows = rd.be->bounds(db, &floor_ms, &newest)) < 0)
         return reader_fail();
-    if (rows == 0 || !gap_covered(cfg, q, floor_ms, newest))
+    if (rows == 0 || !gap_covered(cfg, q, to_end, floor_ms, newest))
         return 0;
     if (archive_read(cfg, q, p) < 0)
         return -1;

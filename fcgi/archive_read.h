@@ -43,10 +43,10 @@ int archive_read(const struct config *cfg, const struct archive_query *q, struct
 
 /* archive_read of the gap a resume asks about (session_archive_range), oldest first, and
  * whether the archive holds every event of it: the resume point is no older than the
- * archive's oldest event (none pruned or from before archiving began after it), and the
- * archive reaches the gap's end (the writer is not behind). Returns 0, or -1 as
- * archive_read. */
-int archive_read_gap(const struct config *cfg, const struct archive_query *q, struct archive_page *p);
+ * archive's oldest event (none pruned or from before archiving began after it), and,
+ * when to_end, the archive reaches the gap's end (the writer is not behind). Returns 0,
+ * or -1 as archive_read. */
+int archive_read_gap(const struct config *cfg, const struct archive_query *q, int to_end, struct archive_page *p);
 
 void archive_page_free(struct archive_page *p);
 

@@ -69,9 +69,9 @@ static enum session_next block_archive(struct block *b)
     struct archive_query q = {b->w->q.channels, b->w->q.nchannels, .limit = b->cfg->poll_max_events};
     struct archive_page page;
     enum session_next next;
+    int to_end = session_archive_range(b->s, &q.after, &q.before);
 
-    session_archive_range(b->s, &q.after, &q.before);
-    archive_read_gap(b->cfg, &q, &page);
+    archive_read_gap(b->cfg, &q, to_end, &page);
     next = session_archive(b->s, &(struct session_fill){page.covered, page.n, page.events}, &b->out);
     archive_page_free(&page);
     return next;

@@ -42,7 +42,7 @@ static void *reader_main(void *arg)
         pthread_mutex_unlock(&ha.lock);
         if (!j)
             return NULL;
-        archive_read_gap(ha.cfg, &j->q, &j->page);
+        archive_read_gap(ha.cfg, &j->q, j->to_end, &j->page);
         if (write(ha.pipe[1], &j, sizeof j) != sizeof j)
             log_error("archive reader: lost an answer: %s", strerror(errno));
     }

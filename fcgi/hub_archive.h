@@ -13,6 +13,7 @@
  * to, until done is called. */
 struct hub_archive_job {
     struct archive_query q;
+    int to_end;                              /* as archive_read_gap takes it */
     struct archive_page page;                /* the answer (archive_page_free); not covered
                                               * when the archive could not be read */
     void (*done)(struct hub_archive_job *j); /* on the hub thread, once the page is in */

@@ -97,7 +97,7 @@ static void waiter_archive(struct hub_waiter *w)
 {
     w->job = (struct hub_archive_job){.q = {w->names, w->n, .limit = wait.cfg->poll_max_events},
                                       .done = waiter_filled};
-    session_archive_range(w->s, &w->job.q.after, &w->job.q.before);
+    w->job.to_end = session_archive_range(w->s, &w->job.q.after, &w->job.q.before);
     hub_req_hold(&w->req);
     hub_archive_read(&w->job);
 }

@@ -29,6 +29,7 @@ struct session {
     int archived;       /* the archive may fill what Redis lacks (cleared once it cannot) */
     int filled;         /* the archive handed out every event before fill_to */
     struct cursor cut;  /* the gap the archive is asked to fill ends before this */
+    int lost;           /* that gap is Redis's lost data set's (else trimmed history) */
     struct cursor fill_to;
     struct cursor cursor; /* the newest id handed out, or where the client resumes */
     long long deadline, beat;
@@ -219,6 +220,7 @@ static int session_gap(struct session *s, const struct store_page *p)
 
     if (p->gap != STORE_WHOLE && !filled && s->archived) {
         s->cut = p->cut;
+        s->lost = p->gap == STORE_LOST;
         return 1;
     }
     if (p->gap == STORE_LOST || (p->gap != STORE_WHOLE && !filled))
@@ -257,10 +259,11 @@ enum session_next session_page(struct session *s, const struct store_page *p, lo
     return session_next(s);
 }
 
-void session_archive_range(const struct session *s, struct cursor *after, struct cursor *before)
+int session_archive_range(const struct session *s, struct cursor *after, struct cursor *before)
 {
     *after = s->cursor;
     *before = s->cut;
+    return !s->lost;
 }
 
 enum session_next session_archive(struct session *s, const struct session_fill *f, struct buf *out)

@@ -76,8 +76,11 @@ void session_since(const struct session *s, char *buf);
 enum session_next session_page(struct session *s, const struct store_page *p, long long now, struct buf *out);
 
 /* After SESSION_ARCHIVE: the events to read from the archive are those of the
- * session's channels after *after and before *before, in id order. */
-void session_archive_range(const struct session *s, struct cursor *after, struct cursor *before);
+ * session's channels after *after and before *before, in id order. Returns 1 when the
+ * archive must hold all of them up to *before to cover the gap (Redis trimmed them),
+ * 0 when what it holds is all there is to have (Redis lost its data set: the gap, if
+ * any, is said after them). */
+int session_archive_range(const struct session *s, struct cursor *after, struct cursor *before);
 
 /* Feeds the archive's answer for session_archive_range. Returns SESSION_READ (Redis
  * is read again from the new cursor), or SESSION_END once a poll has its answer. */
