@@ -1,6 +1,7 @@
-/* block: subscribe first, then read history, then poll() over the subscription, the
- * FastCGI connection and the session's next wake-up. An event published between the
- * SUBSCRIBE and the history read arrives twice; the session keeps the first. */
+/* block: subscribe first, then read history (from Redis, and from the SQL archive, on
+ * this process's own connection, what Redis no longer holds), then poll() over the
+ * subscription, the FastCGI connection and the session's next wake-up. An event published
+ * between the SUBSCRIBE and the history read arrives twice; the session keeps the first. */
 #include "block.h"
 
 #include <errno.h>
