@@ -51,30 +51,30 @@ static void read_args(const char *script, const struct config *cfg, char *const 
     args_num(a, cfg->history_age * 1000LL);
 }
 
-redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
-                       const char *since, int cap)
+/* A read script's call on c within STORE_TIMEOUT_MS: the reply, or NULL. */
+static redisReply *read_call(const char *script, redisContext *c, const struct config *cfg, char *const *channels,
+                             size_t n, const char *cursor, int cap)
 {
     struct args a = {0};
     redisReply *r;
     int sent;
 
-    read_args(store_read_lua, cfg, channels, n, since, cap, &a);
+    read_args(script, cfg, channels, n, cursor, cap, &a);
     r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
     args_free(&a);
     return r;
 }
 
+redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                       const char *since, int cap)
+{
+    return read_call(store_read_lua, c, cfg, channels, n, since, cap);
+}
+
 redisReply *store_history(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
                           const char *before, int cap)
 {
-    struct args a = {0};
-    redisReply *r;
-    int sent;
-
-    read_args(store_history_lua, cfg, channels, n, before, cap, &a);
-    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
-    args_free(&a);
-    return r;
+    return read_call(store_history_lua, c, cfg, channels, n, before, cap);
 }
 
 int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *const *channels, size_t n,

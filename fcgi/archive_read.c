@@ -43,6 +43,25 @@ int archive_read_holds(const struct config *cfg, char *const *channels, size_t n
     return 1;
 }
 
+void *archive_read_dlopen(const char *soname)
+{
+#ifdef ARCHIVE_READ_STATIC
+    (void)soname;
+    return NULL;
+#else
+    return dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+#endif
+}
+
+int archive_read_loaded(pthread_once_t *once, void (*open)(void), const int *ok, const char *soname,
+                        const char *what, char *err, size_t errlen)
+{
+    pthread_once(once, open);
+    if (!*ok)
+        snprintf(err, errlen, "cannot load %s: this comet.fcgi cannot read a %s archive", soname, what);
+    return *ok ? 0 : -1;
+}
+
 int archive_read_sym(void *h, const char *name, void *fn)
 {
 #ifdef ARCHIVE_READ_STATIC

@@ -6,6 +6,7 @@
 #ifndef COMET_ARCHIVE_READ_H
 #define COMET_ARCHIVE_READ_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -60,6 +61,15 @@ void archive_read_sql(char *buf, size_t len, const char *placeholder, const stru
 /* The query of the archive's bounds: its oldest ms, its newest event's ms and seq
  * (NULLs when empty). */
 extern const char archive_read_bounds_sql[];
+
+/* dlopen of soname, local and at once; NULL when it cannot be loaded (always in a static
+ * build, ARCHIVE_READ_STATIC: nothing can be loaded safely there). */
+void *archive_read_dlopen(const char *soname);
+
+/* A backend's library, loaded once per process: runs open once (it sets *ok), then
+ * returns 0, or -1 with a message naming soname and what (the database) in err. */
+int archive_read_loaded(pthread_once_t *once, void (*open)(void), const int *ok, const char *soname,
+                        const char *what, char *err, size_t errlen);
 
 /* Stores dlsym(h, name) into *fn (a function pointer). Returns 0, or -1 when missing. */
 int archive_read_sym(void *h, const char *name, void *fn);

@@ -3,17 +3,12 @@
  * escaped by the library into the one SELECT (it holds only A-Z a-z 0-9 _ - . : / @
  * anyway); the numbers are the query's own. */
 #include <mysql.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archive_read.h"
 #include "archive_url.h"
-
-#ifndef ARCHIVE_READ_STATIC
-#include <dlfcn.h>
-#endif
 
 #define MYSQL_READ_CONNECT_S 2
 #define MYSQL_READ_IO_S 5
@@ -35,20 +30,14 @@ static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
  * is not safe to call so from two threads at once. */
 static void lib_open(void)
 {
-#ifdef ARCHIVE_READ_STATIC
-    void *h = NULL;
-#else
-    void *h = dlopen(ARCHIVE_READ_MYSQL, RTLD_NOW | RTLD_LOCAL);
-#endif
+    void *h = archive_read_dlopen(ARCHIVE_READ_MYSQL);
+
     lib.ok = !(!h MYSQL_FNS(LOAD)) && lib.mysql_server_init(0, NULL, NULL) == 0;
 }
 
 static int mysql_load(char *err, size_t errlen)
 {
-    pthread_once(&lib_once, lib_open);
-    if (!lib.ok)
-        snprintf(err, errlen, "cannot load %s: this comet.fcgi cannot read a MySQL archive", ARCHIVE_READ_MYSQL);
-    return lib.ok ? 0 : -1;
+    return archive_read_loaded(&lib_once, lib_open, &lib.ok, ARCHIVE_READ_MYSQL, "MySQL", err, errlen);
 }
 
 static void *mysql_open(const struct archive_url *u, char *err, size_t errlen)

@@ -3,17 +3,12 @@
  * COMET_ARCHIVE as libpq reads it, with a connection and a statement timeout of its own
  * so that a stuck server answers within seconds. */
 #include <libpq-fe.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archive_read.h"
 #include "archive_url.h"
-
-#ifndef ARCHIVE_READ_STATIC
-#include <dlfcn.h>
-#endif
 
 #define PG_FNS(X)                                                                                              \
     X(PQconnectdbParams) X(PQstatus) X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQresultStatus)             \
@@ -29,21 +24,14 @@ static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 static void lib_open(void)
 {
-#ifdef ARCHIVE_READ_STATIC
-    void *h = NULL;
-#else
-    void *h = dlopen(ARCHIVE_READ_POSTGRESQL, RTLD_NOW | RTLD_LOCAL);
-#endif
+    void *h = archive_read_dlopen(ARCHIVE_READ_POSTGRESQL);
+
     lib.ok = !(!h PG_FNS(LOAD));
 }
 
 static int pg_load(char *err, size_t errlen)
 {
-    pthread_once(&lib_once, lib_open);
-    if (!lib.ok)
-        snprintf(err, errlen, "cannot load %s: this comet.fcgi cannot read a PostgreSQL archive",
-                 ARCHIVE_READ_POSTGRESQL);
-    return lib.ok ? 0 : -1;
+    return archive_read_loaded(&lib_once, lib_open, &lib.ok, ARCHIVE_READ_POSTGRESQL, "PostgreSQL", err, errlen);
 }
 
 /* Runs sql (with the channel as $1 when given). Returns the result, or NULL (cleared). */

@@ -2,7 +2,6 @@
  * soname (ARCHIVE_READ_SQLITE, from the Makefile) on first use. The file is the writer's
  * (WAL mode: reading never waits for it); it is opened read-write without create, so a
  * missing file is an error rather than a new empty archive. */
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +10,6 @@
 #include "archive_read.h"
 #include "archive_url.h"
 #include "xalloc.h"
-
-#ifndef ARCHIVE_READ_STATIC
-#include <dlfcn.h>
-#endif
 
 #define SQLITE_READ_BUSY_MS 2000
 
@@ -33,20 +28,14 @@ static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 static void lib_open(void)
 {
-#ifdef ARCHIVE_READ_STATIC
-    void *h = NULL;
-#else
-    void *h = dlopen(ARCHIVE_READ_SQLITE, RTLD_NOW | RTLD_LOCAL);
-#endif
+    void *h = archive_read_dlopen(ARCHIVE_READ_SQLITE);
+
     lib.ok = !(!h SQLITE_FNS(LOAD));
 }
 
 static int sqlite_load(char *err, size_t errlen)
 {
-    pthread_once(&lib_once, lib_open);
-    if (!lib.ok)
-        snprintf(err, errlen, "cannot load %s: this comet.fcgi cannot read a SQLite archive", ARCHIVE_READ_SQLITE);
-    return lib.ok ? 0 : -1;
+    return archive_read_loaded(&lib_once, lib_open, &lib.ok, ARCHIVE_READ_SQLITE, "SQLite", err, errlen);
 }
 
 static void *sqlite_open(const struct archive_url *u, char *err, size_t errlen)
