@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive_read_backend.h"
 #include "archive_url.h"
 #include "clock.h"
 #include "log.h"

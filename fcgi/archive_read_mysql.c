@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive_read.h"
-#include "archive_url.h"
+#include "archive_read_backend.h"
 
 #define MYSQL_READ_CONNECT_S 2
 #define MYSQL_READ_IO_S 5

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive_read.h"
-#include "archive_url.h"
+#include "archive_read_backend.h"
 
 #define PG_FNS(X)                                                                                              \
     X(PQconnectdbParams) X(PQstatus) X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQresultStatus)             \

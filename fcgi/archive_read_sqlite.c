@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive_read.h"
-#include "archive_url.h"
+#include "archive_read_backend.h"
 #include "xalloc.h"
 
 #define SQLITE_READ_BUSY_MS 2000
