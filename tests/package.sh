@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # package.sh: the Debian package, as CI builds and installs it. Builds it from a copy of the tree
-# (dpkg-buildpackage -us -uc -b), installs it (dpkg -i), checks what landed under the system's
+# (dpkg-buildpackage -us -uc -b), installs it (apt-get install FILE.deb), checks what landed under the system's
 # paths, then runs a private instance of the installed files: a private Redis, the worker started
 # by /usr/bin/comet-cron and /usr/bin/comet.fcgi -s on a private socket, both with one private
 # settings file (-c) and an empty environment, and a private nginx including the installed
 # /etc/comet-fcgi/nginx.conf (its socket path pointed at the private one). An event is published
-# and received by long-poll and SSE. The units are verified, never started. Ends with dpkg -P, so
+# and received by long-poll and SSE. The units are verified, never started. Ends with a purge, so
 # the machine is as before, and "package: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +22,12 @@ mkdir -p "$runs"
 tmp=$(mktemp -d "$runs/package.XXXXXX")
 chmod 755 "$tmp"
 dir=$tmp/stack
+# dpkg's own lock, waited for (up to 5 minutes) rather than failing when another apt or dpkg
+# runs on the machine; apt-get hands the .deb to dpkg.
+apt() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300 "$@" > /dev/null; }
 cleanup() {
     tests/stack.sh stop "$dir"
-    if dpkg-query -W comet-fcgi > /dev/null 2>&1; then dpkg -P comet-fcgi > /dev/null; fi
+    if dpkg-query -W comet-fcgi > /dev/null 2>&1; then apt purge comet-fcgi; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -111,14 +114,14 @@ sse_gets_it() {
 prefix_from_file() { [[ -n $(redis-cli -p "$rport" --scan --pattern 'smoke:*' | head -n 1) ]]; }
 cron_again_exits() { env -i PATH=/usr/bin:/bin TMPDIR="$dir" timeout 5 /usr/bin/comet-cron -c "$settings"; }
 purged() {
-    dpkg -P comet-fcgi > /dev/null && ! dpkg-query -W comet-fcgi > /dev/null 2>&1 &&
+    apt purge comet-fcgi && ! dpkg-query -W comet-fcgi > /dev/null 2>&1 &&
         [[ ! -e /etc/comet-fcgi && ! -e /usr/bin/comet.fcgi && ! -e /usr/share/comet-fcgi ]]
 }
 
 check 'dpkg-buildpackage -us -uc -b builds the .deb' build
-deb=$(ls "$tmp"/src/comet-fcgi_*.deb 2> /dev/null) || { check_end package; exit 1; }
+deb=$(realpath "$tmp"/src/comet-fcgi_*.deb 2> /dev/null) && [[ -f $deb ]] || { check_end package; exit 1; }
 check 'the package version is VERSION' version_matches
-check 'dpkg -i installs it' dpkg -i "$deb"
+check 'the .deb installs (apt-get install ./FILE.deb)' apt install --no-install-recommends "$deb"
 check 'installed: stripped binaries, settings 600 and a conffile, no placeholders' installed_tree
 check 'man comet.fcgi and man comet-worker' man_pages
 check 'systemd-analyze verify of the installed units' units_verify
@@ -131,5 +134,5 @@ check 'SSE receives the event' sse_gets_it
 check "the keys carry the settings file's prefix" prefix_from_file
 check 'comet-cron again exits 0 while its worker runs' cron_again_exits
 tests/stack.sh stop "$dir"
-check 'dpkg -P removes it all' purged
+check 'purging it removes it all' purged
 check_end package
