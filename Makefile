@@ -12,12 +12,17 @@ PKGS = fcgi hiredis jansson
 # Not linked into the binaries: fcgi/auth.c loads them by soname on the first credential
 # to check (see there). Their headers are used everywhere, their libraries by tests only.
 AUTH_PKGS = libjwt libcrypto
-soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(1).so 2>/dev/null | awk '/SONAME/ { print $$2 }')
+# $(call soname,PKG[,FILE]): the soname of pkg-config package PKG's library FILE (default PKG).
+soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(or $(2),$(1)).so 2>/dev/null | awk '/SONAME/ { print $$2 }')
 AUTH_CFLAGS := $(shell pkg-config --cflags $(AUTH_PKGS) 2>/dev/null) \
 	-DAUTH_LIBJWT='"$(call soname,libjwt)"' -DAUTH_LIBCRYPTO='"$(call soname,libcrypto)"'
 # The SQL archive's client libraries: linked into comet-worker only (archive/), never into
-# comet.fcgi.
+# comet.fcgi, whose readers (fcgi/archive_read_*.c) load them by soname when a request
+# first needs the archive; they see the headers only.
 ARCHIVE_PKGS = sqlite3 libmariadb libpq
+ARCHIVE_READ_CFLAGS := $(shell pkg-config --cflags sqlite3 libmariadb libpq 2>/dev/null) \
+	-DARCHIVE_READ_SQLITE='"$(call soname,sqlite3,libsqlite3)"' \
+	-DARCHIVE_READ_MYSQL='"$(call soname,libmariadb)"' -DARCHIVE_READ_POSTGRESQL='"$(call soname,libpq)"'
 PORT ?= 8080
 SERVER ?= apache
 
@@ -29,8 +34,9 @@ BASE_LDFLAGS += -fsanitize=address,undefined
 B = build/san
 else ifeq ($(STATIC),1)
 # make static: nothing needed from the host's libraries. libjwt has no static library in
-# Debian, so this build checks no credentials (fcgi/auth.c, AUTH_STATIC).
-BASE_CFLAGS += -DAUTH_STATIC
+# Debian, so this build checks no credentials (fcgi/auth.c, AUTH_STATIC), and its
+# comet.fcgi reads no archive (ARCHIVE_READ_STATIC: nothing to dlopen safely).
+BASE_CFLAGS += -DAUTH_STATIC -DARCHIVE_READ_STATIC
 BASE_LDFLAGS += -static
 PKG_STATIC = --static
 # Debian's static libpq needs PostgreSQL's internal libpgport/libpgcommon, which no -dev
@@ -65,7 +71,7 @@ CLANG ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -MMD -MP -Icommon -Ifcgi -Ibuild \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS)
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(ARCHIVE_READ_CFLAGS)
 FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_LIB = $(patsubst %.c,build/fuzz/%.o,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c)) $(wildcard common/*.c))
 
@@ -98,8 +104,10 @@ $(B)/%.o: %.c $(LUA_H) $(SQL_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# The worker and the archive see the archive's headers; comet.fcgi's objects do not.
+# The worker and the archive see the archive's headers; of comet.fcgi's objects, only its
+# archive readers do (for the prototypes of what they load).
 $(B)/archive/%.o $(B)/worker/%.o: ALL_CFLAGS += $(ARCHIVE_CFLAGS)
+$(B)/fcgi/archive_read%.o: ALL_CFLAGS += $(ARCHIVE_READ_CFLAGS)
 
 build/fuzz/%.o: %.c $(LUA_H)
 	@mkdir -p $(dir $@)

@@ -714,7 +714,9 @@ static void tick(void)
         L.phase = PH_PUBLISH;
         break;
     case PH_PUBLISH:
-        if (L.now < L.pub_end) {
+        for (int i = 0; i < L.o.pubconns; i++)
+            busy |= L.pubs[i].busy;
+        if (L.now < L.pub_end && (L.sent < L.o.max_pub || busy)) {
             if (L.o.rate != 0)
                 publish_due();
             break;
@@ -793,7 +795,8 @@ static void usage(void)
             "Paths are templates where {ch} stands for the channel's name. Subscriber i listens on\n"
             "channel i %% C; publish k goes to channel k %% C. Phases: connect (at most T s), write\n"
             "READY_FILE, settle s s, one warm-up publish per connection (at most 10 s), publish for\n"
-            "d s (RATE 0: hold idle), wait up to g s for the last deliveries, print one JSON line.\n"
+            "d s or until MAX_PUBLISHES are sent and answered (RATE 0: hold idle), wait up to g s for\n"
+            "the last deliveries, print one JSON line.\n"
             "TRACE_FILE gets a line per delivery: its send time and latency, in microseconds.\n");
     exit(2);
 }

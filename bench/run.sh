@@ -2,7 +2,8 @@
 # run.sh: `make bench`. Installs what is missing, builds comet-fcgi and bench/loadgen, starts
 # one Redis, the comet stack (tests/stack.sh: worker, then the web server in front) and a
 # private nginx + Nchan on free loopback ports, runs every scenario against each server (each on
-# a freshly started web server), and writes build/bench/report.md, results.jsonl, latency.png.
+# a freshly started web server), then the SQL archive's measurements (bench/archive.sh), and
+# writes build/bench/report.md, results.jsonl, archive.jsonl, latency.png.
 # Loopback only, every run bounded in time; it stops what it started, by pid. Not part of tests.
 #   BENCH_SCALE=small       a quick pass (about 6 minutes, each scenario once) instead of the
 #                           full sizes (about an hour with the three repetitions)
@@ -567,5 +568,9 @@ if [[ " ${servers[*]} " = *" comet-apache "* ]]; then
     bench/apache-short.sh "$run/web" "$web_port" "$out" "$publish_key" >> "$out/report.md" ||
         note "bench/apache-short.sh failed"
 fi
+# The SQL archive: the writer against the worker on each database, delivery with it on and
+# off, /history on a million archived events; comet behind lighttpd, under a prefix of its own.
+bench/archive.sh "$run" "$out" "$publish_key" "$([[ $scale = small ]] && echo 5000 || echo 20000)" >> "$out/report.md" ||
+    note "bench/archive.sh failed"
 note "done in $((SECONDS - start)) s: $out/report.md, $out/latency.png"
 cat "$out/report.md"

@@ -4,7 +4,8 @@
  * Under the configured prefix P:
  *   P inbox        stream of queued publishes, consumer group "workers"
  *   P last         the last event id assigned
- *   P h:CHANNEL    stream of a channel's retained events, entry id = event id
+ *   P h:CHANNEL    stream of a channel's retained events, entry id = event id (read
+ *                  by store_read.lua after a cursor, by store_history.lua before one)
  *   P c:CHANNEL    pub/sub channel carrying each new envelope
  *   P reply:TOKEN  list where the worker confirms a ?wait=1 publish
  *   P idem:KEY     hash of an Idempotency-Key: body fingerprint, event count, ids
@@ -112,10 +113,17 @@ struct store_event {
     const char *env; /* the envelope, borrowed from the reply */
     size_t len;
 };
+/* Why Redis may lack events after the cursor a page was read from. */
+enum store_gap {
+    STORE_WHOLE = 0,   /* Redis holds every event after it */
+    STORE_TRIMMED = 1, /* some were trimmed or expired: an archive may hold them all */
+    STORE_LOST = 2     /* Redis lost its data set: what it had not archived is unknown */
+};
 struct store_page {
-    struct cursor last; /* the newest id assigned when the page was read */
-    int truncated;      /* events after the cursor read from may have been trimmed away */
-    size_t n;           /* events after that cursor, in id order, at most the cap read with */
+    struct cursor last;     /* the newest id assigned when the page was read */
+    enum store_gap gap;     /* events after the cursor read from that Redis may lack */
+    struct cursor cut;      /* when gap: every event Redis may lack is before this id */
+    size_t n;               /* events after that cursor, in id order, at most the cap read with */
     struct store_event *events;
 };
 
@@ -124,6 +132,13 @@ struct store_page {
  * store_page_parse; NULL on error (c may be dead). */
 redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels,
                        size_t n, const char *since, int cap);
+
+/* Reads the newest retained events of channels before `before` ("" for none), at most
+ * cap, for /history: a reply for store_page_parse whose events are oldest first, whose
+ * gap is STORE_TRIMMED when Redis may lack events older than cut (those from cut on are
+ * all there are). Returns the reply (caller frees), or NULL on error (c may be dead). */
+redisReply *store_history(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                          const char *before, int cap);
 
 /* store_read for the event loop: fn gets the reply (NULL when the connection failed). */
 int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *const *channels, size_t n,

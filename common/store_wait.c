@@ -13,7 +13,8 @@
 #include "clock.h"
 #include "log.h"
 #include "redis.h"
-#include "store_read_lua.h" /* generated from store_read.lua */
+#include "store_history_lua.h" /* generated from store_history.lua */
+#include "store_read_lua.h"    /* generated from store_read.lua */
 #include "xalloc.h"
 
 /* Admits a waiting request of one client address: drops the members whose deadline
@@ -32,13 +33,14 @@ static const char admit_lua[] =
     "end\n"
     "return 0\n";
 
-/* A read script call. EVAL, not EVALSHA: the event loop cannot retry after NOSCRIPT,
+/* A read script call (script: store_read.lua or store_history.lua, which take the same
+ * keys and arguments). EVAL, not EVALSHA: the event loop cannot retry after NOSCRIPT,
  * and Redis caches the compiled script by its hash anyway. */
-static void read_args(const struct config *cfg, char *const *channels, size_t n, const char *since, int cap,
-                      struct args *a)
+static void read_args(const char *script, const struct config *cfg, char *const *channels, size_t n,
+                      const char *since, int cap, struct args *a)
 {
     args_str(a, "EVAL");
-    args_str(a, store_read_lua);
+    args_str(a, script);
     args_num(a, (long long)n + 2);
     args_key(a, cfg, "last", "");
     args_key(a, cfg, "epoch", "");
@@ -49,17 +51,30 @@ static void read_args(const struct config *cfg, char *const *channels, size_t n,
     args_num(a, cfg->history_age * 1000LL);
 }
 
-redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
-                       const char *since, int cap)
+/* A read script's call on c within STORE_TIMEOUT_MS: the reply, or NULL. */
+static redisReply *read_call(const char *script, redisContext *c, const struct config *cfg, char *const *channels,
+                             size_t n, const char *cursor, int cap)
 {
     struct args a = {0};
     redisReply *r;
     int sent;
 
-    read_args(cfg, channels, n, since, cap, &a);
+    read_args(script, cfg, channels, n, cursor, cap, &a);
     r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
     args_free(&a);
     return r;
+}
+
+redisReply *store_read(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                       const char *since, int cap)
+{
+    return read_call(store_read_lua, c, cfg, channels, n, since, cap);
+}
+
+redisReply *store_history(redisContext *c, const struct config *cfg, char *const *channels, size_t n,
+                          const char *before, int cap)
+{
+    return read_call(store_history_lua, c, cfg, channels, n, before, cap);
 }
 
 int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *const *channels, size_t n,
@@ -68,17 +83,18 @@ int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *cons
     struct args a = {0};
     int rc;
 
-    read_args(cfg, channels, n, since, cap, &a);
+    read_args(store_read_lua, cfg, channels, n, since, cap, &a);
     rc = args_send(ac, &a, fn, priv);
     args_free(&a);
     return rc;
 }
 
-/* 1 when r has the shape of a read script reply: last id, truncated, then pairs. */
+/* 1 when r has the shape of a read script reply: last id, gap, cut, then pairs. */
 static int read_valid(const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements % 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->elements % 2 == 0 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->integer < STORE_WHOLE || r->element[1]->integer > STORE_LOST)
         return 0;
     for (size_t i = 2; i < r->elements; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING)
@@ -95,11 +111,13 @@ int store_page_parse(const redisReply *r, struct store_page *p)
     }
     if (!r || !read_valid(r) || cursor_parse(r->element[0]->str, r->element[0]->len, &p->last) < 0)
         goto fail;
-    p->truncated = r->element[1]->integer == 1;
-    p->n = (r->elements - 2) / 2;
+    p->gap = (enum store_gap)r->element[1]->integer;
+    if (p->gap && cursor_parse(r->element[2]->str, r->element[2]->len, &p->cut) < 0)
+        goto fail;
+    p->n = (r->elements - 3) / 2;
     p->events = xcalloc(p->n + 1, sizeof *p->events);
     for (size_t i = 0; i < p->n; i++) {
-        const redisReply *id = r->element[2 + 2 * i], *env = r->element[3 + 2 * i];
+        const redisReply *id = r->element[3 + 2 * i], *env = r->element[4 + 2 * i];
         if (cursor_parse(id->str, id->len, &p->events[i].id) < 0)
             goto fail;
         p->events[i].env = env->str;

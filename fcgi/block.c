@@ -1,6 +1,7 @@
-/* block: subscribe first, then read history, then poll() over the subscription, the
- * FastCGI connection and the session's next wake-up. An event published between the
- * SUBSCRIBE and the history read arrives twice; the session keeps the first. */
+/* block: subscribe first, then read history (from Redis, and from the SQL archive, on
+ * this process's own connection, what Redis no longer holds), then poll() over the
+ * subscription, the FastCGI connection and the session's next wake-up. An event published
+ * between the SUBSCRIBE and the history read arrives twice; the session keeps the first. */
 #include "block.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include "archive_read.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
@@ -38,29 +40,51 @@ static int block_flush(struct block *b)
     return FCGX_FFlush(b->req->out);
 }
 
-/* Reads history pages while the session asks for them. */
+/* Reads the history page the session asks for, and feeds it. */
+static enum session_next block_page(struct block *b)
+{
+    enum session_next next;
+    char since[CURSOR_MAX];
+    struct store_page page;
+    redisContext *cmd = conn_get(b->cfg);
+    redisReply *r;
+
+    session_since(b->s, since);
+    r = cmd ? store_read(cmd, b->cfg, b->w->q.channels, b->w->q.nchannels, since, b->cfg->poll_max_events) : NULL;
+    if (store_page_parse(r, &page) < 0) {
+        conn_drop();
+        next = session_fail(b->s, &b->out);
+    } else {
+        next = session_page(b->s, &page, clock_ms(), &b->out);
+    }
+    store_page_free(&page);
+    if (r)
+        freeReplyObject(r);
+    return next;
+}
+
+/* Reads from the SQL archive the gap the session asks about, and feeds it (an archive
+ * that cannot be read now covers nothing: the gap is then said). */
+static enum session_next block_archive(struct block *b)
+{
+    struct archive_query q = {b->w->q.channels, b->w->q.nchannels, .limit = b->cfg->poll_max_events};
+    struct archive_page page;
+    enum session_next next;
+    int to_end = session_archive_range(b->s, &q.after, &q.before);
+
+    archive_read_gap(b->cfg, &q, to_end, &page);
+    next = session_archive(b->s, &(struct session_fill){page.covered, page.n, page.events}, &b->out);
+    archive_page_free(&page);
+    return next;
+}
+
+/* Reads history pages, from Redis and the archive, while the session asks for them. */
 static enum session_next block_read(struct block *b)
 {
     enum session_next next = SESSION_READ;
-    char since[CURSOR_MAX];
-    struct store_page page;
-    redisContext *cmd;
-    redisReply *r;
 
-    while (next == SESSION_READ) {
-        session_since(b->s, since);
-        cmd = conn_get(b->cfg);
-        r = cmd ? store_read(cmd, b->cfg, b->w->q.channels, b->w->q.nchannels, since, b->cfg->poll_max_events)
-                : NULL;
-        if (store_page_parse(r, &page) < 0) {
-            conn_drop();
-            next = session_fail(b->s, &b->out);
-        } else {
-            next = session_page(b->s, &page, clock_ms(), &b->out);
-        }
-        store_page_free(&page);
-        if (r)
-            freeReplyObject(r);
+    while (next == SESSION_READ || next == SESSION_ARCHIVE) {
+        next = next == SESSION_READ ? block_page(b) : block_archive(b);
         if (block_flush(b) < 0)
             return SESSION_END;
     }

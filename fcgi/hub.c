@@ -16,6 +16,7 @@
 
 #include "channel.h"
 #include "clock.h"
+#include "hub_archive.h"
 #include "hub_req.h"
 #include "link.h"
 #include "log.h"
@@ -272,6 +273,8 @@ int hub_start(const struct config *cfg)
     link_init(cfg, hub.loop, &link_hooks);
     hub_wait_init(cfg);
     hub_publish_init(cfg);
+    if (hub_archive_start(cfg, hub.loop) < 0)
+        return -1;
     link_connect();
     if (pthread_create(&hub.thread, NULL, hub_main, NULL) != 0) {
         log_error("hub: cannot start its thread");
@@ -304,5 +307,6 @@ void hub_stop(void)
     if (write(hub.pipe[1], &none, sizeof none) < 0)
         log_warn("hub: %s", strerror(errno));
     pthread_join(hub.thread, NULL);
+    hub_archive_stop();
     hub.running = 0;
 }

@@ -2,14 +2,17 @@
  * admitted per address (when configured), joined to its channels (channel.c), its
  * history read on the command connection once all are subscribed (unless the
  * subscriptions already delivered its cursor's event, so nothing can follow it yet),
- * then fed live messages, the time and a stop. What is sent when is session.c's. */
+ * and from the SQL archive (on its reading thread, hub_archive.c) what Redis no longer
+ * holds, then fed live messages, the time and a stop. What is sent when is session.c's. */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
 #include "clock.h"
 #include "hub.h"
+#include "hub_archive.h"
 #include "hub_req.h"
 #include "link.h"
 #include "reply.h"
@@ -29,6 +32,7 @@ struct hub_waiter {
     char *addr;               /* client address to admit (COMET_MAX_WAITING_PER_ADDR), or NULL */
     int admitted;             /* its address's set holds name */
     long long until;          /* wall-clock end of its place in those sets */
+    struct hub_archive_job job; /* the SQL archive's read of its gap, while one is asked */
 };
 
 static struct {
@@ -39,6 +43,7 @@ static struct {
 static atomic_int wait_count; /* taken, for hub_room on the accept threads */
 
 static void waiter_read(struct hub_waiter *w);
+static void waiter_archive(struct hub_waiter *w);
 
 /* Feeds the session's answer to next into the request's output. */
 static void waiter_emit(struct hub_waiter *w, size_t at, enum session_next next)
@@ -63,6 +68,38 @@ static void waiter_feed(struct hub_waiter *w, const struct store_page *page)
     waiter_emit(w, at, next);
     if (next == SESSION_READ)
         waiter_read(w);
+    else if (next == SESSION_ARCHIVE)
+        waiter_archive(w);
+}
+
+/* The archive's answer for w's gap came (on the hub thread). */
+static void waiter_filled(struct hub_archive_job *j)
+{
+    struct hub_waiter *w = (struct hub_waiter *)((char *)j - offsetof(struct hub_waiter, job));
+    struct archive_page page = j->page;
+    enum session_next next;
+    size_t at;
+
+    if (hub_req_release(&w->req) || w->req.ending) {
+        archive_page_free(&page);
+        return;
+    }
+    at = hub_req_open(&w->req);
+    next = session_archive(w->s, &(struct session_fill){page.covered, page.n, page.events}, &w->req.out);
+    archive_page_free(&page);
+    waiter_emit(w, at, next);
+    if (next == SESSION_READ)
+        waiter_read(w);
+}
+
+/* Asks the archive's reading thread for w's gap; the request is held for the answer. */
+static void waiter_archive(struct hub_waiter *w)
+{
+    w->job = (struct hub_archive_job){.q = {w->names, w->n, .limit = wait.cfg->poll_max_events},
+                                      .done = waiter_filled};
+    w->job.to_end = session_archive_range(w->s, &w->job.q.after, &w->job.q.before);
+    hub_req_hold(&w->req);
+    hub_archive_read(&w->job);
 }
 
 /* A history page came for w (NULL: the link failed, which hub_down answers). */

@@ -20,6 +20,7 @@
 #include "block_publish.h"
 #include "config.h"
 #include "conn.h"
+#include "history.h"
 #include "hub.h"
 #include "log.h"
 #include "pattern.h"
@@ -82,6 +83,15 @@ static int serve_stats(FCGX_Request *req, const struct config *cfg, const char *
         return 0;
     }
     reply_json(req->out, cors, 200, stats, NULL);
+    return 0;
+}
+
+/* GET /history: answered where it is read, in both process models (an accept thread
+ * in external mode: it is short, and blocking only on its own connections). */
+static int serve_history(FCGX_Request *req, const struct config *cfg, const char *cors)
+{
+    request_drain(req);
+    history_serve(req, cfg, cors);
     return 0;
 }
 
@@ -173,7 +183,10 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return serve_publish(req, cfg, cors);
     if (strcmp(endpoint, "stats") == 0)
         return serve_stats(req, cfg, cors);
-    reply_error(req->out, cors, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, publish or stats");
+    if (strcmp(endpoint, "history") == 0)
+        return serve_history(req, cfg, cors);
+    reply_error(req->out, cors, 404, NULL,
+                "no such endpoint: use poll, sse, stream, iframe, history, publish or stats");
     return 0;
 }
 

@@ -71,6 +71,32 @@ static int set_cursor(const char *name, const char *v, size_t len, struct cursor
     return 0;
 }
 
+/* A whole number from 0 to max, or -1. */
+static long whole(const char *v, size_t len, long max)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+
+    return !len || *end || v[0] == '-' || v[0] == '+' || v[0] == ' ' || n < 0 || n > max ? -1 : n;
+}
+
+/* Applies one of /history's parameters (name is limit, before or after). */
+static int apply_page(struct query *q, const char *name, char *v, size_t len, char *err, size_t errlen)
+{
+    long n;
+
+    if (strcmp(name, "before") == 0)
+        return set_cursor("before", v, len, &q->before, &q->has_before, err, errlen);
+    if (strcmp(name, "after") == 0)
+        return set_cursor("after", v, len, &q->after, &q->has_after, err, errlen);
+    if ((n = whole(v, len, QUERY_LIMIT_MAX)) < 1) {
+        snprintf(err, errlen, "limit: a whole number of events from 1 to %d", QUERY_LIMIT_MAX);
+        return -1;
+    }
+    q->limit = (int)n;
+    return 0;
+}
+
 /* Applies one decoded name=value pair. */
 static int apply(struct query *q, const char *name, char *v, size_t len, const struct config *cfg,
                  char *err, size_t errlen)
@@ -82,10 +108,11 @@ static int apply(struct query *q, const char *name, char *v, size_t len, const s
     if (strcmp(name, "lastEventId") == 0)
         return len ? set_cursor("lastEventId", v, len, &q->last_event_id, &q->has_last_event_id,
                                 err, errlen) : 0;
+    if (strcmp(name, "limit") == 0 || strcmp(name, "before") == 0 || strcmp(name, "after") == 0)
+        return apply_page(q, name, v, len, err, errlen);
     if (strcmp(name, "timeout") == 0) {
-        char *end;
-        long t = strtol(v, &end, 10);
-        if (!len || *end || t < 0 || t > 86400) {
+        long t = whole(v, len, 86400);
+        if (t < 0) {
             snprintf(err, errlen, "timeout: expected whole seconds");
             return -1;
         }
@@ -117,6 +144,7 @@ int query_parse(const char *qs, const struct config *cfg, struct query *q, char 
 
     memset(q, 0, sizeof *q);
     q->timeout = -1;
+    q->limit = -1;
     if (len > (size_t)cfg->max_query) {
         snprintf(err, errlen, "the query string is longer than %d bytes", cfg->max_query);
         return -1;

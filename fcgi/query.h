@@ -8,12 +8,17 @@
 #include "config.h"
 #include "cursor.h"
 
+#define QUERY_LIMIT_MAX 1000 /* events of one /history page, at most */
+
 struct query {
     char **channels;         /* distinct, valid channel names, in first-seen order */
     size_t nchannels;
     int has_since, has_last_event_id;
     struct cursor since, last_event_id;
     int timeout;             /* seconds, or -1 when not given */
+    int limit;               /* /history: events, 1 to QUERY_LIMIT_MAX, or -1 when not given */
+    int has_before, has_after; /* /history: the page's end */
+    struct cursor before, after;
     int wait;                /* ?wait=1 */
     int untyped;             /* ?typed=0: SSE frames envelopes without event: lines */
     const char *callback;    /* JSONP or iframe callback, unchecked; NULL when absent */
@@ -24,8 +29,8 @@ struct query {
 
 /* Parses qs (NULL counts as empty) within cfg's limits (max_query bytes, max_channels
  * channels of at most channel_max bytes). Parameters: channel (repeated), since,
- * lastEventId, timeout, wait, typed (0 or 1), callback, token, expires, sig; others
- * are ignored.
+ * lastEventId, timeout, wait, typed (0 or 1), callback, token, expires, sig, and
+ * /history's limit, before, after; others are ignored.
  * Returns 0, or -1 with a message for a 400 in err. The query must be freed with
  * query_free either way. */
 int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen);

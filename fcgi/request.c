@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archive_read.h"
 #include "auth.h"
 #include "clock.h"
 #include "conn.h"
@@ -124,15 +125,25 @@ static int request_callback(FCGX_Request *req, const char *cors, enum frame_kind
     return 0;
 }
 
+int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q,
+                   long long *until_ms)
+{
+    *until_ms = 0;
+    if (!request_method(req, cors, "GET")) {
+        memset(q, 0, sizeof *q);
+        return -1;
+    }
+    return request_query(req, cfg, cors, q) < 0 || request_auth(req, cfg, cors, q, until_ms) < 0 ? -1 : 0;
+}
+
 int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cors, enum frame_kind kind,
                     struct request_wait *w)
 {
-    long long until_ms = 0, ms, left;
+    long long until_ms, ms, left;
 
     memset(w, 0, sizeof *w);
     w->kind = kind;
-    if (!request_method(req, cors, "GET") || request_query(req, cfg, cors, &w->q) < 0 ||
-        request_auth(req, cfg, cors, &w->q, &until_ms) < 0 ||
+    if (request_reader(req, cfg, cors, &w->q, &until_ms) < 0 ||
         (kind != FRAME_POLL && request_resume(req, cors, &w->q) < 0) || request_callback(req, cors, kind, &w->q) < 0)
         return -1;
     if (kind == FRAME_SSE && w->q.untyped)
@@ -143,6 +154,7 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cor
     w->expiring = until_ms && left < ms;
     w->deadline = clock_ms() + (w->expiring ? left : ms);
     w->until = clock_wall_ms() + ms + 5000;
+    w->archived = archive_read_holds(cfg, w->q.channels, w->q.nchannels);
     proc_name(w->name, sizeof w->name);
     return 0;
 }
@@ -182,4 +194,5 @@ void request_session(const struct request_wait *w, const char *cors, struct sess
     st->since = w->q.has_since ? &w->q.since : NULL;
     st->deadline = w->deadline;
     st->expiring = w->expiring;
+    st->archived = w->archived;
 }

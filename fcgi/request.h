@@ -23,6 +23,13 @@ int request_method(FCGX_Request *req, const char *cors, const char *method);
 /* Reads stdin to EOF, so the FastCGI connection becomes readable only on hang-up. */
 void request_drain(FCGX_Request *req);
 
+/* Reads what every reader of channels sends (a waiting request, /history): GET, the
+ * query with at least one channel, credentials for private channels (*until_ms: when
+ * they expire, Unix ms; 0 when none were needed). Returns 0, or -1 after answering
+ * 400, 401, 403 or 405. q must be freed with query_free either way. */
+int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q,
+                   long long *until_ms);
+
 /* A waiting request, read and checked: what its session starts from. */
 struct request_wait {
     enum frame_kind kind;
@@ -31,6 +38,7 @@ struct request_wait {
     long long deadline;      /* clock_ms: seconds from arrival, or earlier when the credentials
                               * expire first */
     int expiring;            /* 1 when deadline is the credentials' expiry */
+    int archived;            /* 1 when the SQL archive holds every one of its channels */
     long long until;         /* wall clock: the end of its place in the store's waiting sets, 5 s
                               * past the wait, so a process killed meanwhile holds it no longer */
     char name[PROC_NAME_MAX]; /* its member name in those sets */

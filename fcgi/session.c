@@ -26,6 +26,11 @@ struct session {
     int told_truncated; /* a stream sent comet-truncated */
     int headed;         /* the head is out */
     int expiring;
+    int archived;       /* the archive may fill what Redis lacks (cleared once it cannot) */
+    int filled;         /* the archive handed out every event before fill_to */
+    struct cursor cut;  /* the gap the archive is asked to fill ends before this */
+    int lost;           /* that gap is Redis's lost data set's (else trimmed history) */
+    struct cursor fill_to;
     struct cursor cursor; /* the newest id handed out, or where the client resumes */
     long long deadline, beat;
     char *cb, *cors;
@@ -52,6 +57,7 @@ struct session *session_new(const struct config *cfg, const struct session_start
     s->state = STATE_READING;
     s->deadline = st->deadline;
     s->expiring = st->expiring;
+    s->archived = st->archived;
     s->cb = st->callback ? xstrdup(st->callback) : NULL;
     s->cors = st->cors && *st->cors ? xstrdup(st->cors) : NULL;
     if (st->since) {
@@ -189,6 +195,39 @@ static void session_open_stream(struct session *s, struct buf *out)
     frame_prelude(out, s->kind, s->cfg->sse_retry);
 }
 
+/* Opens what one page hands out: a poll's events list, or a stream's start and its
+ * comet-truncated once due. */
+static void session_begin(struct session *s, struct buf *json, struct buf *out)
+{
+    if (is_poll(s)) {
+        frame_poll_begin(json);
+        return;
+    }
+    session_open_stream(s, out);
+    if (s->truncated && !s->told_truncated) {
+        frame_truncated(out, s->kind, s->cb);
+        s->told_truncated = 1;
+    }
+}
+
+/* Whether p's gap sends the session to the archive first. Otherwise notes what is
+ * missing: a gap the archive did not fill, and a lost data set (whatever the archive
+ * had, what Redis lost before archiving it is unknown: said once the archive's part is
+ * out, where the gap is). */
+static int session_gap(struct session *s, const struct store_page *p)
+{
+    int filled = s->filled && cursor_cmp(p->cut, s->fill_to) <= 0;
+
+    if (p->gap != STORE_WHOLE && !filled && s->archived) {
+        s->cut = p->cut;
+        s->lost = p->gap == STORE_LOST;
+        return 1;
+    }
+    if (p->gap == STORE_LOST || (p->gap != STORE_WHOLE && !filled))
+        s->truncated = 1;
+    return 0;
+}
+
 enum session_next session_page(struct session *s, const struct store_page *p, long long now, struct buf *out)
 {
     int n = 0, full = p->n >= (size_t)s->cfg->poll_max_events;
@@ -197,18 +236,11 @@ enum session_next session_page(struct session *s, const struct store_page *p, lo
 
     if (s->state != STATE_READING)
         return session_next(s);
-    s->truncated |= p->truncated;
+    if (session_gap(s, p))
+        return SESSION_ARCHIVE;
     if (cursor_cmp(s->cursor, p->last) > 0) /* a cursor from the future would hide events up to it */
         s->cursor = p->last;
-    if (is_poll(s)) {
-        frame_poll_begin(&json);
-    } else {
-        session_open_stream(s, out);
-        if (s->truncated && !s->told_truncated) {
-            frame_truncated(out, s->kind, s->cb);
-            s->told_truncated = 1;
-        }
-    }
+    session_begin(s, &json, out);
     for (size_t i = 0; i < p->n; i++)
         session_take(s, p->events[i].id, p->events[i].env, p->events[i].len, &json, &n, out);
     if (!full)
@@ -223,6 +255,39 @@ enum session_next session_page(struct session *s, const struct store_page *p, lo
         frame_open(out, s->kind, s->cb, s->cursor);
         s->beat = now + s->cfg->sse_heartbeat * 1000LL;
     }
+    session_pad(s, out, start);
+    return session_next(s);
+}
+
+int session_archive_range(const struct session *s, struct cursor *after, struct cursor *before)
+{
+    *after = s->cursor;
+    *before = s->cut;
+    return !s->lost;
+}
+
+enum session_next session_archive(struct session *s, const struct session_fill *f, struct buf *out)
+{
+    int n = 0;
+    size_t start = out->len;
+    struct buf json = {0};
+
+    if (s->state != STATE_READING)
+        return session_next(s);
+    if (!f->covered) {
+        s->archived = 0; /* Redis's page, read again, says what is missing */
+        return SESSION_READ;
+    }
+    if (f->n < (size_t)s->cfg->poll_max_events) {
+        s->filled = 1;
+        s->fill_to = s->cut;
+    }
+    session_begin(s, &json, out);
+    for (size_t i = 0; i < f->n; i++)
+        session_take(s, f->events[i].id, f->events[i].env, f->events[i].len, &json, &n, out);
+    if (is_poll(s) && n)
+        session_answer(s, &json, out);
+    buf_free(&json);
     session_pad(s, out, start);
     return session_next(s);
 }

@@ -16,7 +16,8 @@
 
 /* What the driver does next. */
 enum session_next {
-    SESSION_READ, /* read the history page after session_since (store_read), feed session_page */
+    SESSION_READ,    /* read the history page after session_since (store_read), feed session_page */
+    SESSION_ARCHIVE, /* read the SQL archive's page in session_archive_range, feed session_archive */
     SESSION_WAIT, /* feed live messages; call session_tick once the clock reaches session_wake_ms */
     SESSION_END   /* the response is complete: write what is out, then end the request */
 };
@@ -31,6 +32,17 @@ struct session_start {
     long long deadline;        /* on the driver's clock: a poll's timeout, a stream's lifetime */
     int expiring;              /* 1 when deadline is the credentials' expiry (streams end with
                                 * comet-expired) */
+    int archived;              /* 1 when the SQL archive holds every channel of the session: the
+                                * part of history Redis no longer has is asked of it */
+};
+
+/* What the archive answered for session_archive_range. */
+struct session_fill {
+    int covered;                      /* 1: the archive holds every event of the range, so events
+                                       * are all of them (up to the cap); 0: it cannot say (down,
+                                       * pruned, behind, or no archive), then Redis's gap stands */
+    size_t n;                         /* at most cfg->poll_max_events */
+    const struct store_event *events; /* in id order, borrowed for the call */
 };
 
 /* A live message, framed at most once per stream kind however many sessions take it. */
@@ -58,8 +70,21 @@ void session_free(struct session *s);
 void session_since(const struct session *s, char *buf);
 
 /* Feeds one page of history read after session_since. Returns SESSION_READ while
- * pages may follow, then SESSION_WAIT, or SESSION_END once a poll has its answer. */
+ * pages may follow, SESSION_ARCHIVE when Redis lacks events the archive may hold (the
+ * page is then ignored: it is read again once the archive filled the gap), then
+ * SESSION_WAIT, or SESSION_END once a poll has its answer. */
 enum session_next session_page(struct session *s, const struct store_page *p, long long now, struct buf *out);
+
+/* After SESSION_ARCHIVE: the events to read from the archive are those of the
+ * session's channels after *after and before *before, in id order. Returns 1 when the
+ * archive must hold all of them up to *before to cover the gap (Redis trimmed them),
+ * 0 when what it holds is all there is to have (Redis lost its data set: the gap, if
+ * any, is said after them). */
+int session_archive_range(const struct session *s, struct cursor *after, struct cursor *before);
+
+/* Feeds the archive's answer for session_archive_range. Returns SESSION_READ (Redis
+ * is read again from the new cursor), or SESSION_END once a poll has its answer. */
+enum session_next session_archive(struct session *s, const struct session_fill *f, struct buf *out);
 
 /* Feeds a live message from the session's channels: held while history is read (and
  * merged by id when it is done), taken at once when live if newer than the cursor. */

@@ -65,8 +65,34 @@ declare namespace Comet {
         key?: string;
     }
 
+    interface HistoryOptions {
+        /** Events in the page, 1 to 1000 (default 50). */
+        limit?: number;
+        /** The newest events before this cursor (a page's cursor pages back). */
+        before?: string;
+        /** The oldest events after this cursor ("0": from the first); not with before. */
+        after?: string;
+    }
+
+    /** A page of past events (GET /history). */
+    interface HistoryPage<T = unknown> {
+        /** Oldest first. */
+        events: Envelope<T>[];
+        /** More events beyond this page, in the direction read. */
+        more: boolean;
+        /** Pass as before (or, for a page read with after, as after) for the next page. */
+        cursor: string;
+        /** On a page that reaches the newest event: resume a subscription from here to get every later one. */
+        live?: string;
+    }
+
+    interface SubscribeOptions {
+        /** Deliver the channel's last N events first (1 to 1000), then the live ones, with no gap and no duplicate. */
+        history?: number;
+    }
+
     interface CometError extends Error {
-        /** unsupported | refused | auth | stall | opaque | bad | network | server | idle | handler */
+        /** unsupported | refused | auth | stall | opaque | bad | network | server | idle | handler | history */
         kind: string;
         transport?: Transport;
         status?: number;
@@ -98,7 +124,10 @@ declare namespace Comet {
         readonly cursor: string | null;
         /** solo: its own connection; leader: its connection serves other tabs; follower: uses a leader's. */
         readonly role: 'solo' | 'leader' | 'follower';
-        subscribe<T = unknown>(channel: string, fn: (data: T, envelope: Envelope<T>) => void): Subscription;
+        subscribe<T = unknown>(channel: string, fn: (data: T, envelope: Envelope<T>) => void,
+            options?: SubscribeOptions): Subscription;
+        /** A page of the channels' past events, from Redis and the server's SQL archive; rejects with a CometError (status 503 when the archive is down). */
+        history<T = unknown>(channel: string | string[], options?: HistoryOptions): Promise<HistoryPage<T>>;
         publish(channel: string | string[], data: unknown, options?: PublishOptions): Promise<{ accepted: number } | { ids: string[] } | { accepted: number; confirmed: false }>;
         on(name: 'state', fn: (state: State, previous: State) => void): () => void;
         on(name: 'transport', fn: (transport: Transport | null, previous: Transport | null) => void): () => void;

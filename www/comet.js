@@ -30,6 +30,8 @@
         shared: true
     };
     var POLL_GRACE = 10000;        // ms a long-poll may take beyond its timeout
+    var HISTORY_MAX = 1000;        // events of one /history page, at most (the server's limit)
+    var HISTORY_TIMEOUT = 20000;   // ms a /history answer may take
     var STATES = { connecting: 1, open: 1, reconnecting: 1, closed: 1 };
 
     var seq = 0;                   // callback names and client ids
@@ -970,6 +972,7 @@
         this.channel = channel;
         this.fn = fn;
         this.active = true;
+        this._hold = null;  // its live events while its history is read ({history: N})
     }
     Subscription.prototype.unsubscribe = function () {
         if (!this.active) return;
@@ -1017,16 +1020,21 @@
         get: function () { return this._peer ? this._peer.role : 'solo'; }
     });
 
-    /** Calls fn(data, envelope) for each event on channel; returns a Subscription. */
-    Client.prototype.subscribe = function (channel, fn) {
+    /** Calls fn(data, envelope) for each event on channel; returns a Subscription. With
+     * {history: N}, the channel's last N events come first, then the live ones, with no gap
+     * and no duplicate (see _backfill). */
+    Client.prototype.subscribe = function (channel, fn, opts) {
         if (typeof channel !== 'string' || !CHANNEL_RE.test(channel))
             throw new TypeError('Comet: a channel name is 1 to 128 of A-Z a-z 0-9 _ - . : / @, not ' + JSON.stringify(channel));
         if (typeof fn !== 'function') throw new TypeError('Comet: subscribe(channel, fn) needs a function');
-        var sub = new Subscription(this, channel, fn);
+        var sub = new Subscription(this, channel, fn), n = opts && opts.history;
+        if (n != null && !(n >= 1 && n <= HISTORY_MAX && n === Math.floor(n)))
+            throw new TypeError('Comet: history is a whole number of events from 1 to ' + HISTORY_MAX);
         if (this._closed) {
             sub.active = false;
             return sub;
         }
+        if (n) this._backfill(sub, n);
         var list = this._subs[channel], added = !list;
         if (added) {
             list = this._subs[channel] = [];
@@ -1035,6 +1043,70 @@
         list.push(sub);
         if (added) this._channelsChanged(this._cursor);
         return sub;
+    };
+
+    /**
+     * Gives sub the channel's last n events, then what came after them: its live events
+     * are held meanwhile (sub._hold, filled by _receive from the moment it subscribed), the
+     * newest page is read, then pages after it until there is no more, then the held events
+     * newer than the last one given. Live events start no later than the subscription (the
+     * connection replays from the client's cursor then) and the pages reach past it, so
+     * nothing falls between; ids decide what was given already, so nothing comes twice.
+     */
+    Client.prototype._backfill = function (sub, n) {
+        var self = this, last = null;
+        function give(events) {
+            for (var i = 0; i < events.length; i++) {
+                var e = events[i];
+                if (last != null && compareIds(e.id, last) <= 0) continue;
+                last = e.id;
+                if (sub.active) self._call(sub.fn, e.data, e, true);
+            }
+        }
+        function finish() {
+            var held = sub._hold;
+            sub._hold = null;
+            give(held);
+        }
+        function failed(err) {
+            self._emit('error', cometError((err && err.message || err) + ' (subscribe with history: the events ' +
+                'before the subscription may be incomplete)', { kind: 'history', status: err && err.status }));
+            finish();
+        }
+        function after(cursor) {
+            self.history(sub.channel, { after: cursor, limit: HISTORY_MAX }).then(function (page) {
+                give(page.events);
+                if (page.more) after(page.cursor);
+                else finish();
+            }, failed);
+        }
+        sub._hold = [];
+        this.history(sub.channel, { limit: n }).then(function (page) {
+            give(page.events);
+            after(page.live || last || '0');
+        }, failed);
+    };
+
+    /** A page of the channels' past events: {events (oldest first), more, cursor, live}. */
+    Client.prototype.history = function (channel, opts) {
+        opts = opts || {};
+        var chans = isArray(channel) ? channel : [channel], self = this, P = G.Promise, i;
+        for (i = 0; i < chans.length; i++) {
+            if (typeof chans[i] !== 'string' || !CHANNEL_RE.test(chans[i]))
+                return P.reject(new TypeError('Comet: bad channel name ' + JSON.stringify(chans[i])));
+        }
+        return new P(function (ok, fail) {
+            authParams(self.options, function (err, auth) {
+                if (err) return fail(cometError('the token function failed: ' + (err && err.message || err), { kind: 'auth' }));
+                var params = { limit: opts.limit, before: opts.before, after: opts.after };
+                getJson(self.url + '/history' + query(chans, params, auth), self.options, HISTORY_TIMEOUT, function (info, json) {
+                    if (info) return fail(cometError('history: ' + info.message,
+                        { kind: info.kind, status: info.status, retryAfter: info.retryAfter }));
+                    if (!json || !isArray(json.events)) return fail(cometError('history: not a page', { kind: 'bad' }));
+                    ok(json);
+                });
+            });
+        });
     };
 
     Client.prototype._remove = function (sub) {
@@ -1119,7 +1191,10 @@
         this._since[ch] = env.id;
         this._emit('event', env);
         list = list.slice();
-        for (i = 0; i < list.length; i++) if (list[i].active) this._call(list[i].fn, env.data, env, true);
+        for (i = 0; i < list.length; i++) {
+            if (list[i]._hold) list[i]._hold.push(env);
+            else if (list[i].active) this._call(list[i].fn, env.data, env, true);
+        }
     };
 
     Client.prototype._cursorFrom = function (c) {

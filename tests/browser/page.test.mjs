@@ -77,13 +77,18 @@ test('a JSONP callback that is not a plain name (callback=alert(1)//) is refused
     }
 });
 
-test('demo page: connects, shows the transport, posts to "demo", forces a transport; screenshot', { timeout: 90000 }, async () => {
+test('demo page: shows recent messages on load, connects, shows the transport, posts to "demo", forces a ' +
+    'transport; screenshot', { timeout: 90000 }, async () => {
     const ctx = await browser.newContext({ viewport: { width: 1200, height: 760 } });
     try {
         const page = await ctx.newPage();
         const errors = [];
         page.on('pageerror', (e) => errors.push(String(e)));
+        // Published before the page loads: it shows on load (subscribe with {history}).
+        await s.publishIds({ channel: 'demo', data: { name: 'ci-bot', text: 'Nightly backup done' } });
         await page.goto(`http://127.0.0.1:${s.port()}/`, { timeout: 30000 });
+        await page.waitForFunction(() => document.getElementById('feed').textContent.includes('Nightly backup done'),
+            null, { timeout: WAIT_MS });
         await page.waitForFunction(() => document.getElementById('state').textContent === 'open', null, { timeout: WAIT_MS });
         assert.equal(await page.textContent('#transport'), 'sse');
         // A visitor posts through client.publish (public channel, no key).
@@ -96,20 +101,20 @@ test('demo page: connects, shows the transport, posts to "demo", forces a transp
             const r = await s.publish({ channel: 'demo', data: { name: 'ci-bot', text } });
             assert.equal(r.status, 202);
         }
-        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length === 3, null, { timeout: WAIT_MS });
+        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length === 4, null, { timeout: WAIT_MS });
         // Forcing long-poll reconnects with it alone, and nothing arrives twice.
         await page.click('#modes button[data-mode=longpoll]');
         await page.waitForFunction(() => document.getElementById('transport').textContent === 'longpoll' &&
             document.getElementById('state').textContent === 'open', null, { timeout: WAIT_MS });
         await s.publish({ channel: 'demo', data: { name: 'ci-bot', text: 'Deploy to staging finished' } });
-        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length >= 4, null, { timeout: WAIT_MS });
+        await page.waitForFunction(() => document.querySelectorAll('#feed li:not(.empty)').length >= 5, null, { timeout: WAIT_MS });
         await page.fill('#name', 'Grace');
         await page.fill('#text', 'Long-poll works behind any proxy');
         await page.click('#send');
         // Grace's message comes after all the others: anything twice would be in the feed before it.
         await page.waitForFunction(() => document.getElementById('feed').textContent.includes('Long-poll works behind any proxy'),
             null, { timeout: WAIT_MS });
-        assert.equal(await page.locator('#feed li:not(.empty)').count(), 5, 'nothing twice after the switch');
+        assert.equal(await page.locator('#feed li:not(.empty)').count(), 6, 'nothing twice after the switch');
         fs.mkdirSync(SCREENSHOTS, { recursive: true });
         await page.screenshot({ path: path.join(SCREENSHOTS, 'demo.png') });
         await page.setViewportSize({ width: 390, height: 800 });

@@ -35,6 +35,48 @@ static const struct {
     {"channel=a&&channel=b&", 1, "a|b", NULL, -1, NULL},
 };
 
+/* /history's parameters: limit, before, after; history_check's refusals are its own. */
+static const struct {
+    const char *qs;
+    int ok, limit;
+    const char *before, *after; /* "ms-n", or NULL when absent */
+} pages[] = {
+    {"channel=a", 1, -1, NULL, NULL},
+    {"channel=a&limit=1", 1, 1, NULL, NULL},
+    {"channel=a&limit=1000&before=5-1", 1, 1000, "5-1", NULL},
+    {"channel=a&after=0", 1, -1, NULL, "0-0"},
+    {"channel=a&before=1-1&after=2-2", 1, -1, "1-1", "2-2"}, /* both: history_check refuses */
+    {"channel=a&limit=0", 0, 0, NULL, NULL},
+    {"channel=a&limit=1001", 0, 0, NULL, NULL},
+    {"channel=a&limit=-5", 0, 0, NULL, NULL},
+    {"channel=a&limit=%2B5", 0, 0, NULL, NULL},
+    {"channel=a&limit=", 0, 0, NULL, NULL},
+    {"channel=a&limit=5x", 0, 0, NULL, NULL},
+    {"channel=a&before=x", 0, 0, NULL, NULL},
+    {"channel=a&after=01-1", 0, 0, NULL, NULL},
+};
+
+static void check_pages(const struct config *cfg)
+{
+    char err[256], buf[CURSOR_MAX];
+    struct query q;
+
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        int rc = query_parse(pages[i].qs, cfg, &q, err, sizeof err);
+        CHECK((rc == 0) == pages[i].ok, "\"%s\": rc %d (%s)", pages[i].qs, rc, rc ? err : "");
+        if (rc == 0 && pages[i].ok) {
+            CHECK(q.limit == pages[i].limit, "\"%s\": limit %d", pages[i].qs, q.limit);
+            CHECK(q.has_before == (pages[i].before != NULL) && q.has_after == (pages[i].after != NULL),
+                  "\"%s\": ends", pages[i].qs);
+            cursor_format(q.before, buf);
+            CHECK(!q.has_before || strcmp(buf, pages[i].before) == 0, "\"%s\": before %s", pages[i].qs, buf);
+            cursor_format(q.after, buf);
+            CHECK(!q.has_after || strcmp(buf, pages[i].after) == 0, "\"%s\": after %s", pages[i].qs, buf);
+        }
+        query_free(&q);
+    }
+}
+
 int main(void)
 {
     const struct config cfg = {.max_channels = 4, .channel_max = 128, .max_query = 8192};
@@ -91,5 +133,6 @@ int main(void)
     query_free(&q);
     CHECK(query_parse("typed=no", &cfg, &q, err, sizeof err) == -1 && strstr(err, "typed"), "typed=no: %s", err);
     query_free(&q);
+    check_pages(&cfg);
     return check_done("query");
 }

@@ -236,7 +236,10 @@ static int parse_cursor(const char *s, struct cursor *c)
 
 static const char *next_name(enum session_next n)
 {
-    return n == SESSION_READ ? "READ" : n == SESSION_WAIT ? "WAIT" : "END";
+    return n == SESSION_READ      ? "READ"
+           : n == SESSION_ARCHIVE ? "ARCHIVE"
+           : n == SESSION_WAIT    ? "WAIT"
+                                  : "END";
 }
 
 /* How many heads a response holds. */
@@ -298,6 +301,8 @@ static int step_kind(struct play *p, char **w, int n)
             rc = macro("CORS", 4, &cors, 0);
         else if (strcmp(w[i], "expiring") == 0)
             st.expiring = 1;
+        else if (strcmp(w[i], "archived") == 0)
+            st.archived = 1;
         else if (strncmp(w[i], "deadline=", 9) == 0)
             rc = parse_time(w[i] + 9, &st.deadline);
         else if (strncmp(w[i], "padding=", 8) == 0)
@@ -326,36 +331,103 @@ static int step_with(struct play *p, char **w, int n)
     return -1;
 }
 
-/* page last=C [truncated] EVENT... [at=T] */
+/* Reads the events among w[from..n) into events (their envelopes into env); other
+ * words go to opt, which returns 0 when it took one. Returns how many, or -1. */
+static int parse_events(char **w, int from, int n, struct store_event *events, struct buf *env,
+                        int (*opt)(const char *word, void *arg), void *arg)
+{
+    int k = 0;
+
+    for (int i = from; i < n; i++) {
+        if (opt(w[i], arg) == 0)
+            continue;
+        if (envelope_make(w[i], &env[k], &events[k].id) < 0)
+            return -1;
+        events[k].env = env[k].s;
+        events[k].len = env[k].len;
+        k++;
+    }
+    return k;
+}
+
+struct page_words {
+    struct store_page page;
+    int has_last;
+};
+
+/* last=C, truncated (a trim up to last), trimmed=CUT, lost=CUT */
+static int page_option(const char *word, void *arg)
+{
+    struct page_words *pw = arg;
+    struct store_page *page = &pw->page;
+
+    if (strncmp(word, "last=", 5) == 0) {
+        pw->has_last = 1;
+        return parse_cursor(word + 5, &page->last) == 0 ? 0 : -2;
+    }
+    if (strcmp(word, "truncated") == 0) {
+        page->gap = STORE_TRIMMED;
+        page->cut = page->last;
+        return 0;
+    }
+    if (strncmp(word, "trimmed=", 8) == 0 || strncmp(word, "lost=", 5) == 0) {
+        page->gap = word[0] == 't' ? STORE_TRIMMED : STORE_LOST;
+        return parse_cursor(strchr(word, '=') + 1, &page->cut) == 0 ? 0 : -2;
+    }
+    return -1;
+}
+
+/* page last=C [truncated | trimmed=CUT | lost=CUT] EVENT... [at=T] */
 static int step_page(struct play *p, char **w, int n)
 {
     struct store_event events[WORDS];
     struct buf env[WORDS] = {{0}};
-    struct store_page page = {.events = events};
+    struct page_words pw = {.page = {.events = events}};
     struct actor *a;
-    int rc = 0, was_ended, has_last = 0;
+    int k, was_ended;
 
     if (!p->cur || parse_at(p, w, &n) < 0)
         return -1;
-    for (int i = 1; i < n && rc == 0; i++) {
-        if (strncmp(w[i], "last=", 5) == 0) {
-            rc = parse_cursor(w[i] + 5, &page.last);
-            has_last = 1;
-        } else if (strcmp(w[i], "truncated") == 0) {
-            page.truncated = 1;
-        } else if ((rc = envelope_make(w[i], &env[page.n], &events[page.n].id)) == 0) {
-            events[page.n].env = env[page.n].s;
-            events[page.n].len = env[page.n].len;
-            page.n++;
-        }
-    }
-    if (rc == 0 && has_last) {
+    k = parse_events(w, 1, n, events, env, page_option, &pw);
+    if (k >= 0 && pw.has_last) {
+        pw.page.n = (size_t)k;
         was_ended = (a = input_begin(p))->ended;
-        input_end(p, a, session_page(a->s, &page, p->now, &a->all), was_ended);
+        input_end(p, a, session_page(a->s, &pw.page, p->now, &a->all), was_ended);
     }
     for (size_t i = 0; i < WORDS; i++)
         buf_free(&env[i]);
-    return has_last ? rc : -1;
+    return k >= 0 && pw.has_last ? 0 : -1;
+}
+
+/* uncovered */
+static int fill_option(const char *word, void *arg)
+{
+    if (strcmp(word, "uncovered") != 0)
+        return -1;
+    ((struct session_fill *)arg)->covered = 0;
+    return 0;
+}
+
+/* fill [uncovered] EVENT...: session_archive with the archive's answer */
+static int step_fill(struct play *p, char **w, int n)
+{
+    struct store_event events[WORDS];
+    struct buf env[WORDS] = {{0}};
+    struct session_fill f = {.covered = 1, .events = events};
+    struct actor *a;
+    int k, was_ended;
+
+    if (!p->cur)
+        return -1;
+    k = parse_events(w, 1, n, events, env, fill_option, &f);
+    if (k >= 0) {
+        f.n = (size_t)k;
+        was_ended = (a = input_begin(p))->ended;
+        input_end(p, a, session_archive(a->s, &f, &a->all), was_ended);
+    }
+    for (size_t i = 0; i < WORDS; i++)
+        buf_free(&env[i]);
+    return k >= 0 ? 0 : -1;
 }
 
 /* deliver [at=T]: the live message already set goes to the current session. */
@@ -516,6 +588,21 @@ static int expect_since(struct play *p, const char *key, const char *v)
     return 0;
 }
 
+/* range=A..B: session_archive_range */
+static int expect_range(struct play *p, const char *key, const char *v)
+{
+    char a[CURSOR_MAX], b[CURSOR_MAX], got[2 * CURSOR_MAX + 2];
+    struct cursor after, before;
+
+    (void)key;
+    session_archive_range(p->cur->s, &after, &before);
+    cursor_format(after, a);
+    cursor_format(before, b);
+    snprintf(got, sizeof got, "%s..%s", a, b);
+    CHECK(strcmp(got, v) == 0, "%s: range %s, want %s", where, got, v);
+    return 0;
+}
+
 /* wake=T, or wake=never */
 static int expect_wake(struct play *p, const char *key, const char *v)
 {
@@ -553,6 +640,7 @@ static const struct {
 } expectations[] = {
     {"next", expect_next},
     {"since", expect_since},
+    {"range", expect_range},
     {"wake", expect_wake},
     {"set", expect_set},
     {"built.poll", expect_built},
@@ -583,7 +671,8 @@ static const struct {
     int text; /* 1: takes the rest of the line as written, not words */
     int (*play)(struct play *p, char **w, int n);
 } steps[] = {
-    {"kind", 0, step_kind},       {"with", 0, step_with},   {"page", 0, step_page}, {"message", 0, step_message},
+    {"kind", 0, step_kind},       {"with", 0, step_with},   {"page", 0, step_page}, {"fill", 0, step_fill},
+    {"message", 0, step_message},
     {"deliver", 0, step_deliver}, {"tick", 0, step_tick},   {"stop", 0, step_end},  {"fail", 0, step_end},
     {"expect", 0, step_expect},   {"poke", 1, step_poke},   {"out", 1, step_out},   {"has", 1, step_has},
     {"lacks", 1, step_has},
