@@ -289,14 +289,15 @@ cmd_proxy() {
     ready apache "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"
 }
 
-# start_fcgi DIR: comet.fcgi on its own in external mode on DIR/comet.sock, writable by the
-# web server's user (www-data).
+# start_fcgi DIR: comet.fcgi on its own in external mode on DIR/comet.sock, and its WebSocket
+# socket DIR/ws.sock, writable by the web server's user (www-data).
 start_fcgi() {
     local dir=$1
-    rm -f "$dir/comet.sock"
-    launch fcgi "$dir" "$bindir/comet.fcgi" -s "$dir/comet.sock"
+    rm -f "$dir/comet.sock" "$dir/ws.sock"
+    launch fcgi "$dir" "$bindir/comet.fcgi" -s "$dir/comet.sock" -w "$dir/ws.sock"
     ready fcgi "$dir" test -S "$dir/comet.sock"
-    chmod 666 "$dir/comet.sock"
+    ready fcgi "$dir" test -S "$dir/ws.sock"
+    chmod 666 "$dir/comet.sock" "$dir/ws.sock"
 }
 
 # nginx DIR PORT: comet.fcgi on DIR/comet.sock (external mode), and a private nginx with
@@ -327,7 +328,7 @@ http {
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $root/www;
-$("$root/dist/subst.sh" "$root/nginx-conf/comet.conf" SOCKET="$dir/comet.sock" WWW="$root/www" | sed 's/^/        /')
+$("$root/dist/subst.sh" "$root/nginx-conf/comet.conf" SOCKET="$dir/comet.sock" WS_SOCKET="$dir/ws.sock" WWW="$root/www" | sed 's/^/        /')
     }
 }
 EOF
