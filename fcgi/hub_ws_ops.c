@@ -295,17 +295,17 @@ static void ops_published(struct hub_req *r, const struct buf *out, int end)
     struct ws_pub *p = r->owner;
     const char *body;
     size_t blen;
-    json_t *o;
+    json_t *o = NULL;
 
     if (!end)
         return;
-    if (p->c && memreq_status(out->s, out->len, &body, &blen) == 200 &&
-        json_is_object(o = json_loadb(body, blen, 0, NULL))) {
+    if (p->c && memreq_status(out->s, out->len, &body, &blen) == 200)
+        o = json_loadb(body, blen, 0, NULL); /* json_is_object evaluates its argument twice */
+    if (p->c && json_is_object(o))
         ops_send(p->c, "ack", p->ref, json_pack("{s:O}", "ids", json_object_get(o, "ids")));
-        json_decref(o);
-    } else if (p->c) {
+    else if (p->c)
         ops_refused(p->c, p->ref, out->s, out->len);
-    }
+    json_decref(o);
     if (p->c)
         LIST_REMOVE(p, link);
     free(p->ref);
