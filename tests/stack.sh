@@ -367,7 +367,10 @@ cmd_run() {
         nginx) cmd_nginx "$dir" "$port" ;;
         *) echo "stack.sh: SERVER is apache, lighttpd, proxy-fcgi or nginx" >&2; exit 2 ;;
     esac
-    local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port
+    local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port ws
+    # The external deployments tunnel WebSockets to comet.fcgi -w; mod_fcgid has none.
+    ws="  WebSocket:   ws://127.0.0.1:$port/comet/ws?channel=demo (the demo page uses it)"
+    [[ ${SERVER:-apache} = apache ]] && ws="  WebSocket:   none under mod_fcgid (/comet/ws answers 404; the page uses SSE)"
     # A named key (NAME=KEY[:PATTERNS]) is sent as its KEY.
     if [[ $key =~ ^[A-Za-z0-9_.-]+=([^=:][^:]*) ]]; then key=${BASH_REMATCH[1]}; fi
     cat <<EOF
@@ -375,6 +378,7 @@ cmd_run() {
 comet-fcgi is running behind ${SERVER:-apache} (Redis on port $rport; logs and pids in $dir/).
   demo page:   $url/
   publish key: $key
+$ws
 
 publish:
   curl -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d '{"channel":"demo","data":{"text":"hello"}}' $url/comet/publish
