@@ -14,6 +14,8 @@ import { openWs, rawWs } from '../lib/ws.mjs';
 const JWT_SECRET = crypto.randomBytes(24).toString('hex');
 const MAX_BODY = 4096;
 const RATE = 8;
+const LIFETIME = 4;
+const PER_ADDR = 12;
 let s;
 
 before(async () => {
@@ -21,7 +23,8 @@ before(async () => {
         env: {
             COMET_PUBLIC_CHANNELS: 'pub*', COMET_PRIVATE_CHANNELS: 'priv*', COMET_JWT_SECRET: JWT_SECRET,
             COMET_MAX_BODY: String(MAX_BODY), COMET_WS_RATE: String(RATE), COMET_SSE_HEARTBEAT: '1',
-            COMET_CORS_ORIGINS: 'https://app.example',
+            COMET_CORS_ORIGINS: 'https://app.example', COMET_SSE_LIFETIME: String(LIFETIME),
+            COMET_MAX_WAITING_PER_ADDR: String(PER_ADDR),
         },
     });
 });
@@ -169,7 +172,7 @@ test('private channels: 401 without credentials, 403 with others, and the expiry
         assert.equal(none.status, 401, JSON.stringify(none.body));
         const other = await openWs(wsUrl({ channel: ch, token: jwt({ exp: now() + 60, comet: { subscribe: ['priv-else*'] } }) }));
         assert.equal(other.status, 403, JSON.stringify(other.body));
-        const token = jwt({ exp: now() + 3, comet: { subscribe: [ch], publish: [ch] } });
+        const token = jwt({ exp: now() + 2, comet: { subscribe: [ch], publish: [ch] } });
         const c = await openWs(wsUrl({ channel: ch }), { headers: { Cookie: `comet_token=${token}` } });
         assert.equal(c.status, 101, JSON.stringify(c.body));
         await opened(c);
@@ -205,4 +208,39 @@ test('SIGTERM of comet.fcgi closes sockets with 1001, and the client resumes fro
         assert.deepEqual(again.envelopes.map((e) => e.id), missed, 'the events published meanwhile, once each');
         assertIncreasing(again.envelopes.map((e) => e.id));
         again.ws.close();
+    });
+
+test(`no end at COMET_SSE_LIFETIME (${LIFETIME} s): the session renews itself unseen, with no loss or duplicate`,
+    { skip: !EXTERNAL }, async () => {
+        const ch = channelName('pub-life');
+        const c = await openWs(wsUrl({ channel: ch }));
+        await opened(c);
+        const t = Date.now();
+        const ids = [];
+        while (Date.now() - t < (LIFETIME + 2) * 1000) {
+            ids.push(...await s.publishIds({ channel: ch, data: ids.length }));
+            await c.waitFor((x) => x.envelopes.length === ids.length, WAIT_MS, `event ${ids.length}`);
+        }
+        assert.equal(c.close, null, 'the socket closed');
+        assert.deepEqual(c.envelopes.map((e) => e.id), ids, 'every event once, in order, across the renewal');
+        assert.ok(c.messages.filter((m) => m.open).length >= 2, 'the renewal sends an open frame of its own');
+        c.ws.close();
+    });
+
+test(`the per-address limit (COMET_MAX_WAITING_PER_ADDR=${PER_ADDR}) refuses the upgrade with 429`,
+    { skip: !EXTERNAL }, async () => {
+        // The sockets of the tests before have left the address's set (they leave asynchronously).
+        await until(async () => Number(await s.redis('ZCARD', 'comet:wa:127.0.0.1')) === 0, WAIT_MS,
+            "the address's set to empty");
+        const ch = channelName('pub-addr');
+        const open = [];
+        for (let i = 0; i < PER_ADDR; i++) {
+            const c = await openWs(wsUrl({ channel: ch }));
+            assert.equal(c.status, 101, `socket ${i}: ${JSON.stringify(c.body)}`);
+            open.push(c);
+        }
+        const over = await openWs(wsUrl({ channel: ch }));
+        assert.equal(over.status, 429, JSON.stringify(over.body));
+        assert.ok(over.headers['retry-after'], 'Retry-After');
+        for (const c of open) c.ws.close();
     });
