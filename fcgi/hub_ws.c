@@ -81,6 +81,8 @@ static void ws_conn_drop(struct ws_conn *c, const char *why)
  * than WS_QUEUED_MAX pile up is dropped, like a slow stream. */
 static void ws_conn_send(struct ws_conn *c)
 {
+    if (c->receiving)
+        return; /* wslay is inside wslay_event_recv: ws_conn_handle sends after it */
     if (wslay_event_send(c->ctx) != 0)
         c->dead = 1;
     else if (wslay_event_get_queued_msg_length(c->ctx) > WS_QUEUED_MAX)
@@ -259,10 +261,11 @@ static void ws_conn_handle(struct loop_watch *w, uint32_t events)
     } else if (c->state == WS_ADMIT && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         ws_conn_free(c); /* gone before its session started */
     } else if (c->state == WS_OPEN) {
-        if (((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && wslay_event_recv(c->ctx) != 0) ||
-            ((events & EPOLLOUT) && wslay_event_send(c->ctx) != 0))
+        c->receiving = 1;
+        if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && wslay_event_recv(c->ctx) != 0)
             c->dead = 1;
-        else
+        c->receiving = 0;
+        if (!c->dead)
             ws_conn_send(c);
         if (c->dead)
             ws_conn_free(c);

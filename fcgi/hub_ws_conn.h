@@ -44,6 +44,7 @@ struct ws_conn {
     long long rate_at;       /* the second being counted, and its messages */
     int rate_n;
     uint32_t events;         /* what its watch waits for */
+    int receiving;           /* inside wslay_event_recv, whose callbacks queue but do not send */
     int dead;                /* close at the next tick (asked where closing at once is unsafe) */
     struct ws_pub_list pubs;
     LIST_ENTRY(ws_conn) all;
