@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { startStack, channelName, request, until, alive, assertIncreasing, EXTERNAL, WAIT_MS } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 import { openWs, rawWs } from '../lib/ws.mjs';
@@ -244,3 +245,16 @@ test(`the per-address limit (COMET_MAX_WAITING_PER_ADDR=${PER_ADDR}) refuses the
         assert.ok(over.headers['retry-after'], 'Retry-After');
         for (const c of open) c.ws.close();
     });
+
+test('a reader that lets 1 MiB pile up is dropped, like a slow stream', { skip: !EXTERNAL }, async () => {
+    // On comet.fcgi's own socket: a web server in front would buffer megabytes first.
+    const ch = channelName('pub-slow');
+    const c = await rawWs(path.join(s.dir, 'ws.sock'), null, `/comet/ws?channel=${ch}`);
+    assert.equal(c.status, 101, c.head);
+    c.sock.pause(); // reads nothing more
+    const data = 'x'.repeat(MAX_BODY - 200);
+    for (let i = 0; i < 40 && !/reads too slowly/.test(s.tail(s.fcgiLog(), 20000)); i++)
+        await Promise.all(Array.from({ length: 20 }, () => s.publish({ channel: ch, data })));
+    await until(() => /reads too slowly/.test(s.tail(s.fcgiLog(), 20000)), WAIT_MS, 'the slow reader to be dropped');
+    c.sock.destroy();
+});

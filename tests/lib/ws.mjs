@@ -73,13 +73,14 @@ export function openWs(url, { headers = {}, origin } = {}) {
 }
 
 /**
- * A hand-made WebSocket: the upgrade of path on host:port, then frames as given.
+ * A hand-made WebSocket: the upgrade of path on host:port (or on the unix socket host when
+ * port is null: comet.fcgi's own -w socket), then frames as given.
  * Resolves {sock, status, frames (server frames: {op, payload}), closed, frame(op, payload,
  * {mask}), waitClose(ms): the close frame's code (or 'gone' when the socket ended without one)}.
  */
 export function rawWs(host, port, path) {
     const key = crypto.randomBytes(16).toString('base64');
-    const sock = net.connect(port, host);
+    const sock = port == null ? net.connect(host) : net.connect(port, host);
     const c = { sock, frames: [], closed: false, status: 0 };
     let buf = Buffer.alloc(0);
     let headDone = false;
