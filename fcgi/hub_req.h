@@ -13,6 +13,8 @@
 #include "loop.h"
 
 struct hub_req;
+struct publish_job;
+struct request_wait;
 
 /* What a kind does at each turn of a request's life. */
 struct hub_kind {
@@ -59,8 +61,6 @@ void hub_publish_init(const struct config *cfg);
 /* For hub_ws.c, on the hub thread: a waiting request of rw (admitted for addr when
  * COMET_MAX_WAITING_PER_ADDR is set) whose session's bytes go to sink; returns it.
  * rw is read at once. */
-struct request_wait;
-struct publish_job;
 struct hub_req *hub_wait_sink(const struct config *cfg, const struct request_wait *rw, const char *addr,
                               hub_sink *sink, void *owner);
 

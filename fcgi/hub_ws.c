@@ -73,7 +73,7 @@ static void ws_conn_watch(struct ws_conn *c)
 static void ws_conn_drop(struct ws_conn *c, const char *why)
 {
     if (!c->dead)
-        log_info("websocket from %s: %s", c->addr ? c->addr : c->peer, why);
+        log_info("websocket from %s: %s", c->addr[0] ? c->addr : c->peer, why);
     c->dead = 1;
 }
 
@@ -192,6 +192,7 @@ int ws_conn_upgrade(struct ws_conn *c)
     c->state = WS_OPEN;
     c->next_ping = clock_ms() + c->cfg->sse_heartbeat * 1000LL;
     buf_free(&c->io);
+    ws_head_keep(&c->head);
     return 0;
 }
 
@@ -244,7 +245,7 @@ static void ws_conn_head(struct ws_conn *c)
         ws_conn_refuse(c, bad, sizeof bad - 1);
         return;
     }
-    c->addr = ws_head_addr(&c->head, c->peer);
+    snprintf(c->addr, sizeof c->addr, "%s", ws_head_addr(&c->head, c->peer));
     c->state = WS_ADMIT;
     loop_mod(ws.loop, &c->watch, c->events = EPOLLRDHUP);
     ws_ops_open(c);

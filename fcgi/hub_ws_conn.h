@@ -30,7 +30,7 @@ struct ws_conn {
     long long deadline;      /* WS_HEAD, WS_REFUSE: when it is given up */
     struct ws_head head;     /* kept: ops are checked with its cookie and authorization */
     char peer[64];           /* the socket's peer address, or "-" */
-    const char *addr;        /* the client's address (ws_head_addr) */
+    char addr[64];           /* the client's address (ws_head_addr), "" before the head */
     char *token, *expires, *sig; /* the upgrade's credentials in its query, or NULL */
     char **channels;         /* the channels it reads now, n of them */
     size_t n;

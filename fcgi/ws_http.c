@@ -109,6 +109,19 @@ int ws_head_parse(const char *buf, size_t len, struct ws_head *h)
     return h->method ? 0 : -1;
 }
 
+void ws_head_keep(struct ws_head *h)
+{
+    size_t clen = h->cookie ? strlen(h->cookie) + 1 : 0, alen = h->authorization ? strlen(h->authorization) + 1 : 0;
+    char *kept = clen + alen ? xmalloc(clen + alen) : NULL;
+    const char *cookie = clen ? memcpy(kept, h->cookie, clen) : NULL;
+    const char *authorization = alen ? memcpy(kept + clen, h->authorization, alen) : NULL;
+
+    ws_head_free(h);
+    h->storage = kept;
+    h->cookie = cookie;
+    h->authorization = authorization;
+}
+
 void ws_head_free(struct ws_head *h)
 {
     free(h->storage);

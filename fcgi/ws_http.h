@@ -28,6 +28,10 @@ long ws_head_end(const char *buf, size_t len);
 int ws_head_parse(const char *buf, size_t len, struct ws_head *h);
 void ws_head_free(struct ws_head *h);
 
+/* Keeps of h only what an upgraded connection's ops read again (cookie, authorization),
+ * in storage of their size: a socket holds no more of its head for its life. */
+void ws_head_keep(struct ws_head *h);
+
 /* NULL when h asks for a WebSocket of version 13, else what is missing, for a 400. */
 const char *ws_head_upgrade_error(const struct ws_head *h);
 

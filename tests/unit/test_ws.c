@@ -60,6 +60,19 @@ static void test_heads(void)
     }
     CHECK(ws_head_end("GET / HTTP/1.1\r\n", 16) == 0, "incomplete head");
     {
+        static const char head[] = "GET /comet/ws HTTP/1.1\r\nCookie: a=1\r\nHost: h\r\nAuthorization: Bearer t\r\n\r\n";
+        struct ws_head h;
+        CHECK(ws_head_parse(head, sizeof head - 1, &h) == 0, "a head to keep");
+        ws_head_keep(&h);
+        CHECK(h.cookie && strcmp(h.cookie, "a=1") == 0 && h.authorization && strcmp(h.authorization, "Bearer t") == 0 &&
+              !h.host && !h.method, "kept: cookie and authorization only");
+        ws_head_free(&h);
+        CHECK(ws_head_parse("GET / HTTP/1.1\r\n\r\n", 18, &h) == 0, "a head with neither");
+        ws_head_keep(&h);
+        CHECK(!h.storage && !h.cookie && !h.authorization, "kept: nothing");
+        ws_head_free(&h);
+    }
+    {
         static char big[WS_HEAD_MAX + 10];
         memset(big, 'a', sizeof big);
         CHECK(ws_head_end(big, sizeof big) == -1, "a head past WS_HEAD_MAX");
