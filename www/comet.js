@@ -263,7 +263,8 @@
                 sync = later(function () {
                     var want = hub.channels, add = [], drop = [], i, since = minId(hub.cursor, from);
                     sync = null;
-                    if (closed) return;
+                    // Closed meanwhile: the reconnect over the new set must start at from.
+                    if (closed) return void (hub._from = minId(hub._from, from));
                     for (i = 0; i < has.length; i++) if (want.indexOf(has[i]) < 0) drop.push(has[i]);
                     for (i = 0; i < want.length; i++) if (has.indexOf(want[i]) < 0) add.push(want[i]);
                     has = want.slice();
