@@ -205,9 +205,38 @@ void ws_conn_refuse(struct ws_conn *c, const char *cgi, size_t len)
     ws_conn_watch(c);
 }
 
+/* c is done (its closing handshake, an error, a refusal written): its session is let go
+ * now, and it closes once the client closed too, or after WS_HEAD_MS. Closing with input
+ * unread would reset the connection, and the client could lose the close frame or the
+ * refusal before reading it. */
+static void ws_conn_linger(struct ws_conn *c)
+{
+    ws_ops_leave(c);
+    if (c->ctx)
+        wslay_event_context_free(c->ctx);
+    c->ctx = NULL;
+    shutdown(c->watch.fd, SHUT_WR);
+    c->state = WS_LINGER;
+    c->dead = 0;
+    c->deadline = clock_ms() + WS_HEAD_MS;
+    ws_conn_watch(c);
+}
+
+/* Reads and drops what the client still sends; closes c at its end. */
+static void ws_conn_lingering(struct ws_conn *c)
+{
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(c->watch.fd, buf, sizeof buf)) > 0)
+        ;
+    if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        ws_conn_free(c);
+}
+
 /* ---- before the upgrade ---- */
 
-/* Writes what is left of a refusal; closes c once it is out. Returns 1 when c was freed. */
+/* Writes what is left of a refusal; lingers once it is out. Returns 1 when c was freed. */
 static int ws_conn_refusing(struct ws_conn *c)
 {
     ssize_t n = c->io.len ? send(c->watch.fd, c->io.s, c->io.len, MSG_NOSIGNAL) : 0;
@@ -218,9 +247,12 @@ static int ws_conn_refusing(struct ws_conn *c)
         ws_conn_watch(c);
         return 0;
     }
-    shutdown(c->watch.fd, SHUT_WR);
-    ws_conn_free(c);
-    return 1;
+    if (c->io.len) {
+        ws_conn_free(c); /* the client is gone */
+        return 1;
+    }
+    ws_conn_linger(c);
+    return 0;
 }
 
 /* Reads the request head; once whole, the session starts or the upgrade is refused. */
@@ -259,6 +291,8 @@ static void ws_conn_handle(struct loop_watch *w, uint32_t events)
         ws_conn_head(c);
     } else if (c->state == WS_REFUSE) {
         ws_conn_refusing(c);
+    } else if (c->state == WS_LINGER) {
+        ws_conn_lingering(c);
     } else if (c->state == WS_ADMIT && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         ws_conn_free(c); /* gone before its session started */
     } else if (c->state == WS_OPEN) {
@@ -269,7 +303,7 @@ static void ws_conn_handle(struct loop_watch *w, uint32_t events)
         if (!c->dead)
             ws_conn_send(c);
         if (c->dead)
-            ws_conn_free(c);
+            ws_conn_linger(c);
     }
 }
 
@@ -304,12 +338,6 @@ static void ws_accept(struct loop_watch *w, uint32_t events)
 
 int hub_ws_start(const struct config *cfg, struct loop *l, int fd)
 {
-    char err[256];
-
-    if (ws_accept_init(err, sizeof err) < 0) {
-        log_error("%s", err);
-        return -1;
-    }
     ws.cfg = cfg;
     ws.loop = l;
     LIST_INIT(&ws.all);

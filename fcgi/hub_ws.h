@@ -10,7 +10,7 @@
 
 /* On the main thread, before the hub thread runs: serves WebSocket upgrades on the
  * listening socket fd (nonblocking from here on) in loop l. Returns 0, or -1 after
- * logging why (libcrypto's SHA-1 could not be loaded, or a static build). */
+ * logging why (a static build). libcrypto's SHA-1 is loaded by the first upgrade. */
 int hub_ws_start(const struct config *cfg, struct loop *l, int fd);
 
 /* Every hub tick: pings, the limits in time, connections to close. */

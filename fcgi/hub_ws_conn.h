@@ -16,7 +16,8 @@ enum ws_state {
     WS_HEAD,   /* reading the request head */
     WS_ADMIT,  /* its first session is starting: the 101 waits for its first bytes */
     WS_OPEN,   /* upgraded: wslay frames everything */
-    WS_REFUSE  /* writing an HTTP refusal, then closing */
+    WS_REFUSE, /* writing an HTTP refusal, then lingering */
+    WS_LINGER  /* done: reading what the client still sends until it closes */
 };
 
 struct ws_pub; /* a publish op in flight (hub_ws_ops.c) */
@@ -74,7 +75,7 @@ void ws_ops_open(struct ws_conn *c);
 /* A text message from the client. */
 void ws_ops_message(struct ws_conn *c, const char *text, size_t len);
 
-/* The connection closes: its session and publishes in flight are let go. */
+/* The connection is done: its session and publishes in flight are let go (again: nothing). */
 void ws_ops_leave(struct ws_conn *c);
 
 #endif

@@ -377,6 +377,7 @@ static void ops_upgrade_check(const struct ws_conn *c, struct buf *out)
 {
     const char *target = c->head.target, *q = target + strcspn(target, "?");
     const char *why;
+    char err[256];
 
     if (q - target < 3 || memcmp(q - 3, "/ws", 3) != 0)
         reply_error_to(out, 404, NULL, NULL, "no such endpoint: this socket serves /comet/ws only");
@@ -385,6 +386,8 @@ static void ops_upgrade_check(const struct ws_conn *c, struct buf *out)
     else if (!ws_head_origin_ok(&c->head, c->cfg))
         reply_error_to(out, 403, NULL, NULL, "Origin: this page's origin may not open a socket here "
                                              "(COMET_CORS_ORIGINS)");
+    else if (ws_accept_init(err, sizeof err) < 0) /* once: a process without sockets never maps it */
+        reply_error_to(out, 503, NULL, "Retry-After: 60\r\n", "this server cannot answer WebSocket upgrades now");
 }
 
 /* Keeps the upgrade's credentials for the sessions of later ops. */
@@ -434,4 +437,6 @@ void ws_ops_leave(struct ws_conn *c)
     for (size_t i = 0; i < c->n; i++)
         free(c->channels[i]);
     free(c->channels);
+    c->channels = NULL;
+    c->n = 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "memreq.h"
 #include "pattern.h"
 #include "xalloc.h"
@@ -205,6 +206,7 @@ int ws_accept_init(char *err, size_t errlen)
     }
     if (!lib.sha1 || !lib.base64) {
         snprintf(err, errlen, "cannot load %s for the WebSocket handshake: %s", AUTH_LIBCRYPTO, dlerror());
+        log_error("%s", err);
         lib.sha1 = NULL;
         return -1;
     }

@@ -48,7 +48,8 @@ const char *ws_head_addr(const struct ws_head *h, const char *peer);
  * memreq.h), closing the connection; a 500 when cgi holds no head. */
 void ws_http_answer(struct buf *out, const char *cgi, size_t len);
 
-/* Loads libcrypto's SHA-1 (once per process). Returns 0, or -1 with a message in err. */
+/* Loads libcrypto's SHA-1 (on the hub thread, once it works). Returns 0, or -1 with a
+ * message in err (also logged). */
 int ws_accept_init(char *err, size_t errlen);
 
 /* Writes the Sec-WebSocket-Accept of key (base64 of SHA-1 of key and the RFC's GUID,
