@@ -12,6 +12,11 @@ PKGS = fcgi hiredis jansson
 # Not linked into the binaries: fcgi/auth.c loads them by soname on the first credential
 # to check (see there). Their headers are used everywhere, their libraries by tests only.
 AUTH_PKGS = libjwt libcrypto
+# The WebSocket transport (comet.fcgi -w, external mode only): wslay frames it; Debian ships
+# no pkg-config file for it, and no static library, so make static leaves it out
+# (fcgi/hub_ws_static.c stands in).
+WS_LIBS = -lwslay
+WS_SRC = fcgi/hub_ws.c fcgi/hub_ws_ops.c fcgi/ws_http.c
 # $(call soname,PKG[,FILE]): the soname of pkg-config package PKG's library FILE (default PKG).
 soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1))/$(or $(2),$(1)).so 2>/dev/null | awk '/SONAME/ { print $$2 }')
 AUTH_CFLAGS := $(shell pkg-config --cflags $(AUTH_PKGS) 2>/dev/null) \
@@ -43,6 +48,8 @@ PKG_STATIC = --static
 # package ships: this build's archive writer takes SQLite and MariaDB/MySQL only.
 BASE_CFLAGS += -DARCHIVE_NO_POSTGRESQL
 ARCHIVE_PKGS = sqlite3 libmariadb
+WS_LIBS =
+FCGI_SRC = $(filter-out $(WS_SRC),$(wildcard fcgi/*.c))
 B = build/static
 else
 B = build
@@ -50,7 +57,8 @@ endif
 # := so that each pkg-config runs once per make, not once per use.
 ALL_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(CFLAGS)
 ARCHIVE_CFLAGS := $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null) -Iarchive
-LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) -lpthread
+FCGI_SRC ?= $(filter-out fcgi/hub_ws_static.c,$(wildcard fcgi/*.c))
+LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) $(WS_LIBS) -lpthread
 ARCHIVE_LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(ARCHIVE_PKGS) 2>/dev/null)
 TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
@@ -58,7 +66,7 @@ ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 LUA_H = $(patsubst common/%.lua,build/%_lua.h,$(wildcard common/*.lua))
 SQL_H = $(patsubst sql/%.sql,build/%_sql.h,$(wildcard sql/*.sql))
 COMMON = $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
-FCGI = $(patsubst %.c,$(B)/%.o,$(wildcard fcgi/*.c))
+FCGI = $(patsubst %.c,$(B)/%.o,$(FCGI_SRC))
 WORKER = $(patsubst %.c,$(B)/%.o,$(wildcard worker/*.c))
 ARCHIVE = $(patsubst %.c,$(B)/%.o,$(filter-out $(if $(filter 1,$(STATIC)),archive/archive_postgresql.c),$(wildcard archive/*.c)))
 UNIT = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
@@ -73,7 +81,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -MMD -MP -Icommon -Ifcgi -I
 	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(AUTH_CFLAGS) $(ARCHIVE_READ_CFLAGS)
 FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
-FUZZ_LIB = $(patsubst %.c,build/fuzz/%.o,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c)) $(wildcard common/*.c))
+FUZZ_LIB = $(patsubst %.c,build/fuzz/%.o,$(filter-out fcgi/main.c fcgi/hub_ws_static.c,$(wildcard fcgi/*.c)) \
+	$(wildcard common/*.c))
 
 all: $(B)/comet.fcgi $(B)/comet-worker
 
@@ -197,6 +206,7 @@ CONFDIR = $(SYSCONFDIR)/comet-fcgi
 SETTINGS = $(CONFDIR)/comet.env
 # systemd makes it (RuntimeDirectory=comet-fcgi in systemd/comet-fcgi.service).
 SOCKET = /run/comet-fcgi/comet.sock
+WS_SOCKET = /run/comet-fcgi/ws.sock
 # Debian's lighttpd keeps its backends' sockets there (writable by its user).
 LIGHTTPD_RUN ?= /run/lighttpd
 
@@ -209,7 +219,7 @@ MANS = comet.fcgi.1 comet-worker.1
 GEN = $(addprefix build/dist/,$(CONFS) $(UNITS) $(MANS) comet-cron)
 WWW_FILES = www/comet.js www/comet.mjs www/comet.d.ts www/index.html
 DOCS = README.md LICENSE CHANGELOG.md
-SUBST = BIN='$(BINDIR)' WWW='$(DATADIR)/www' SOCKET='$(SOCKET)' RUN='$(LIGHTTPD_RUN)' \
+SUBST = BIN='$(BINDIR)' WWW='$(DATADIR)/www' SOCKET='$(SOCKET)' WS_SOCKET='$(WS_SOCKET)' RUN='$(LIGHTTPD_RUN)' \
 	SETTINGS='$(SETTINGS)' WEBGROUP='$(WEBGROUP)' VERSION='$(VERSION)' \
 	DATA='$(DATADIR)' DOC='$(DOCDIR)' SYSCONFDIR='$(SYSCONFDIR)' UNITDIR='$(UNITDIR)'
 build/dist/apache-fcgid.conf: apache-conf/comet.conf

@@ -76,7 +76,7 @@ snippets() {
     local env
     env=$(fcgid_env)
     if [[ $conf = comet.conf ]]; then "$here/../dist/subst.sh" "$here/comet-server.conf"; fi
-    "$here/../dist/subst.sh" "$here/$conf" BIN="$bin" WWW="$www" SOCKET="$run/comet.sock" ENV="$env"
+    "$here/../dist/subst.sh" "$here/$conf" BIN="$bin" WWW="$www" SOCKET="$run/comet.sock" WS_SOCKET="$run/ws.sock" ENV="$env"
 }
 
 docroot=$www
@@ -109,6 +109,7 @@ LoadModule rewrite_module $mods/mod_rewrite.so
 LoadModule fcgid_module $mods/mod_fcgid.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
+LoadModule proxy_http_module $mods/mod_proxy_http.so
 
 # Every waiting client holds one worker thread: 11 x 200 = 2200, room for the 1,000 waiting
 # clients that mod_fcgid's process table allows (comet.conf), and for 2,000 under

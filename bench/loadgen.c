@@ -1,6 +1,6 @@
 /* loadgen: the benchmark's load generator. One process, one epoll loop, non-blocking
- * sockets to 127.0.0.1 only: N subscribers (SSE streams or long-poll loops, in comet's or
- * Nchan's protocol) on C channels, and P publisher connections that POST events carrying a
+ * sockets to 127.0.0.1 only: N subscribers (SSE streams, long-poll loops or WebSockets, in
+ * comet's or Nchan's protocol) on C channels, and P publisher connections that POST events carrying a
  * sequence number and a send time, at a rate or flat out. It counts deliveries, loss and
  * duplicates per subscriber and publish->deliver latency, and prints one JSON line on
  * stdout. HTTP parsing is resp.c's; starting servers and reading their memory is run.sh's. */
@@ -24,10 +24,11 @@
 #include "log.h"
 #include "resp.h"
 #include "seqset.h"
+#include "wsframe.h"
 #include "xalloc.h"
 
 enum flavor { FL_COMET, FL_NCHAN };
-enum mode { MODE_SSE, MODE_POLL, MODE_PUBLISH };
+enum mode { MODE_SSE, MODE_POLL, MODE_WS, MODE_PUBLISH };
 enum phase { PH_CONNECT, PH_SETTLE, PH_WARMUP, PH_PUBLISH, PH_DRAIN, PH_DONE };
 enum cstate { CS_CLOSED, CS_CONNECTING, CS_OPEN };
 
@@ -44,13 +45,14 @@ struct opts {
     double rate; /* publishes per second; 0: none (idle run); < 0: flat out */
     double duration, grace, connect_timeout, settle;
     long max_pub;
-    const char *key, *prefix, *sse_path, *poll_path, *pub_path, *cdf_file, *ready_file, *label;
+    const char *key, *prefix, *sse_path, *poll_path, *ws_path, *pub_path, *cdf_file, *ready_file, *label;
     const char *trace_file;
 };
 
 struct conn {
     int fd, state, is_pub, idx, chan;
     int ready;       /* subscriber: has been live at least once */
+    int upgraded;    /* WebSocket subscriber: the 101 came; what follows is frames */
     int busy;        /* a request is outstanding */
     int answered;    /* responses completed on this connection */
     int resends;     /* publisher: times the current publish was re-sent */
@@ -127,6 +129,7 @@ static void conn_close(struct conn *c, int abortive)
     c->state = CS_CLOSED;
     c->answered = 0;
     c->ilen = 0;
+    c->upgraded = 0;
 }
 
 /* Starts a non-blocking connect to 127.0.0.1:port. Returns 0, or -1 with errno. */
@@ -272,7 +275,14 @@ static void sub_request(struct conn *c)
     c->retry_at = 0;
     if (L.phase == PH_DONE)
         return;
-    if (L.o.mode == MODE_SSE) {
+    if (L.o.mode == MODE_WS) {
+        path_for(path, sizeof path, L.o.ws_path, c->chan);
+        if (L.o.flavor == FL_COMET) /* from the start, or resume where the socket stopped */
+            snprintf(extra, sizeof extra, "%ssince=%s", strchr(path, '?') ? "&" : "?", c->lastid[0] ? c->lastid : "0");
+        out_printf(c, "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                   path, extra, L.o.port);
+    } else if (L.o.mode == MODE_SSE) {
         path_for(path, sizeof path, L.o.sse_path, c->chan);
         if (c->lastid[0])
             snprintf(extra, sizeof extra, "Last-Event-ID: %s\r\n", c->lastid);
@@ -486,6 +496,83 @@ static int sub_event(struct conn *c, enum resp_event ev, const char *body, size_
     }
 }
 
+/* One text message on a WebSocket: comet's frames of /stream (an envelope, whose id is
+ * the resume point, or the open frame), or Nchan's message as published. */
+static void ws_text(struct conn *c, const char *t, size_t n)
+{
+    const char *id = n > 8 && !memcmp(t, "{\"id\":\"", 7) ? t + 7 : NULL;
+    const char *q = id ? memchr(id, '"', n - 7) : NULL;
+
+    if (L.o.flavor == FL_COMET && memmem(t, n, "\"open\":true", 11) && !memmem(t, n, "\"seq\":", 6)) {
+        sub_live(c);
+        return;
+    }
+    if (q && (size_t)(q - id) < sizeof c->lastid) {
+        memcpy(c->lastid, id, (size_t)(q - id));
+        c->lastid[q - id] = '\0';
+    }
+    scan_events(c, t, n);
+}
+
+/* The frames in c->in after the 101: events, pings answered, a close ends the socket
+ * (the subscriber reconnects, from its last id). Returns -1 when c's connection is gone. */
+static int ws_frames(struct conn *c)
+{
+    const char *payload, *p = c->in;
+    char pong[131];
+    size_t plen, left = c->ilen;
+    long len;
+    int op;
+
+    while ((len = wsframe_read(p, left, &op, &payload, &plen)) > 0) {
+        if (op == WS_TEXT)
+            ws_text(c, payload, plen);
+        else if (op == WS_PING && plen <= 125)
+            send(c->fd, pong, wsframe_control(pong, WS_PONG, payload, plen), MSG_NOSIGNAL);
+        else if (op == WS_CLOSE) {
+            L.reconnects++;
+            conn_close(c, 0);
+            sub_request(c);
+            return -1;
+        }
+        p += len;
+        left -= (size_t)len;
+    }
+    if (len < 0) {
+        sub_failed(c, "malformed frame", 0);
+        return -1;
+    }
+    memmove(c->in, p, left);
+    c->ilen = left;
+    return 0;
+}
+
+/* Bytes on a WebSocket subscriber: the upgrade's answer, then frames. */
+static void ws_input(struct conn *c, const char *b, size_t n)
+{
+    const char *end;
+
+    if (sub_append(c, b, n) < 0) {
+        sub_failed(c, "frame too large", 0);
+        return;
+    }
+    if (!c->upgraded) {
+        if (!(end = memmem(c->in, c->ilen, "\r\n\r\n", 4)))
+            return;
+        if (c->ilen < 12 || memcmp(c->in + 9, "101", 3) != 0) {
+            sub_failed(c, "upgrade refused", 0);
+            return;
+        }
+        c->upgraded = 1;
+        c->busy = 0;
+        if (L.o.flavor == FL_NCHAN) /* Nchan says nothing until an event: upgraded is live */
+            sub_live(c);
+        c->ilen -= (size_t)(end + 4 - c->in);
+        memmove(c->in, end + 4, c->ilen);
+    }
+    ws_frames(c);
+}
+
 /* ---- publishers ------------------------------------------------------------------- */
 
 /* Sends publish number k (channel k % C, sequence k / C + 1) on c; WARMUP_K is a
@@ -579,7 +666,8 @@ static void on_input(struct conn *c)
     if (n <= 0) {
         int err = n < 0 ? errno : 0;
 
-        if (!c->is_pub && L.o.mode == MODE_SSE && c->got && resp_eof(&c->r)) {
+        if (!c->is_pub && ((L.o.mode == MODE_SSE && c->got && resp_eof(&c->r)) ||
+                           (L.o.mode == MODE_WS && c->upgraded))) {
             L.reconnects++;
             conn_close(c, 0);
             sub_request(c);
@@ -588,6 +676,10 @@ static void on_input(struct conn *c)
         return;
     }
     c->got += (size_t)n;
+    if (!c->is_pub && L.o.mode == MODE_WS) {
+        ws_input(c, buf, (size_t)n);
+        return;
+    }
     do {
         ev = resp_feed(&c->r, buf + off, (size_t)n - off, &used, &body, &blen);
         off += used;
@@ -764,7 +856,8 @@ static void report(void)
            "\"subscribers_with_loss\":%llu,\"duplicated\":%llu,\"malformed\":%llu,"
            "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"mean_ms\":%.2f}\n",
            L.o.label, L.o.flavor == FL_COMET ? "comet" : "nchan",
-           L.o.mode == MODE_SSE ? "sse" : L.o.mode == MODE_POLL ? "poll" : "publish", L.o.subs,
+           L.o.mode == MODE_SSE ? "sse" : L.o.mode == MODE_POLL ? "poll" : L.o.mode == MODE_WS ? "ws" : "publish",
+           L.o.subs,
            L.o.channels, L.nready, (L.ready_at ? L.ready_at : L.now) - L.t0,
            (unsigned long long)L.errors, (unsigned long long)L.reconnects, L.pub_ok, L.pub_err,
            (unsigned long long)unanswered,
@@ -787,10 +880,11 @@ static void report(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen -p PORT [-f comet|nchan] [-m sse|poll|publish] [-n SUBSCRIBERS]\n"
+            "usage: loadgen -p PORT [-f comet|nchan] [-m sse|poll|ws|publish] [-n SUBSCRIBERS]\n"
             "         [-C CHANNELS] [-r RATE|max] [-P PUBLISHER_CONNS] [-d SECONDS] [-g GRACE]\n"
             "         [-T CONNECT_TIMEOUT] [-s SETTLE] [-c CONNECTING_AT_ONCE] [-M MAX_PUBLISHES]\n"
-            "         [-k KEY] [-x CHANNEL_PREFIX] [-S SSE_PATH] [-L POLL_PATH] [-U PUBLISH_PATH]\n"
+            "         [-k KEY] [-x CHANNEL_PREFIX] [-S SSE_PATH] [-L POLL_PATH] [-W WS_PATH]\n"
+            "         [-U PUBLISH_PATH]\n"
             "         [-o CDF_FILE] [-t TRACE_FILE] [-R READY_FILE] [-l LABEL]\n"
             "Paths are templates where {ch} stands for the channel's name. Subscriber i listens on\n"
             "channel i %% C; publish k goes to channel k %% C. Phases: connect (at most T s), write\n"
@@ -821,7 +915,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                        .pubconns = 4, .conc = 500, .rate = 10, .duration = 10, .grace = 3,
                        .connect_timeout = 30, .settle = 1, .max_pub = 200000, .key = "",
                        .prefix = "bench", .label = "run"};
-    while ((ch = getopt(argc, argv, "f:m:n:C:r:P:d:g:T:s:c:M:p:k:x:S:L:U:o:t:R:l:h")) != -1) {
+    while ((ch = getopt(argc, argv, "f:m:n:C:r:P:d:g:T:s:c:M:p:k:x:S:L:W:U:o:t:R:l:h")) != -1) {
         switch (ch) {
         case 'f':
             if (strcmp(optarg, "comet") && strcmp(optarg, "nchan"))
@@ -833,6 +927,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                 o->mode = MODE_SSE;
             else if (!strcmp(optarg, "poll"))
                 o->mode = MODE_POLL;
+            else if (!strcmp(optarg, "ws"))
+                o->mode = MODE_WS;
             else if (!strcmp(optarg, "publish"))
                 o->mode = MODE_PUBLISH;
             else
@@ -853,6 +949,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 'x': o->prefix = optarg; break;
         case 'S': o->sse_path = optarg; break;
         case 'L': o->poll_path = optarg; break;
+        case 'W': o->ws_path = optarg; break;
         case 'U': o->pub_path = optarg; break;
         case 'o': o->cdf_file = optarg; break;
         case 't': o->trace_file = optarg; break;
@@ -869,6 +966,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         o->sse_path = o->flavor == FL_COMET ? "/comet/sse?channel={ch}&since=0" : "/sub/{ch}";
     if (!o->poll_path)
         o->poll_path = o->flavor == FL_COMET ? "/comet/poll?channel={ch}" : "/sub/{ch}";
+    if (!o->ws_path)
+        o->ws_path = o->flavor == FL_COMET ? "/comet/ws?channel={ch}" : "/sub/{ch}";
     if (!o->pub_path)
         o->pub_path = o->flavor == FL_COMET ? "/comet/publish" : "/pub/{ch}";
 }

@@ -74,10 +74,11 @@ make -s all
 mkdir -p "$out"
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow \
     -Wstrict-prototypes -Wpointer-arith -Icommon -o "$out/loadgen" \
-    bench/loadgen.c bench/resp.c bench/hist.c bench/seqset.c common/xalloc.c common/log.c
+    bench/loadgen.c bench/resp.c bench/hist.c bench/seqset.c bench/wsframe.c common/xalloc.c common/log.c
 
 # ---- scenarios ---------------------------------------------------------------------------
-# scenario KIND MODE SUBSCRIBERS CHANNELS RATE SECONDS GRACE PUBLISHER_CONNS: one more scenario,
+# scenario KIND MODE SUBSCRIBERS CHANNELS RATE SECONDS GRACE PUBLISHER_CONNS: one more scenario
+# (MODE: sse, poll or ws),
 # named KIND-SUBSCRIBERS. RATE is publishes/s (0: the clients only wait, idle; max: flat out);
 # SECONDS of publishing (or of waiting), then up to GRACE seconds for the last deliveries.
 scenarios=()
@@ -91,6 +92,10 @@ if [[ $scale = small ]]; then
     scenario poll poll 100 1 2 4 3 2
     scenario fanout sse 100 1 max 4 5 8
     scenario channels sse 100 100 100 4 3 4
+    # WebSocket: comet's (lighttpd, nginx, proxy; mod_fcgid has none) beside Nchan's on /sub/.
+    scenario idle-ws ws 200 1 0 3 0 1
+    scenario ws ws 100 1 2 4 3 2
+    scenario fanout-ws ws 100 1 max 4 5 8
     settle=2
 else
     [[ $scale = full ]] || die "BENCH_SCALE: small or full"
@@ -105,6 +110,12 @@ else
     scenario fanout sse 1000 1 max 10 15 8
     scenario channels sse 1000 1000 200 10 5 4
     scenario channels-max sse 1000 1000 max 10 15 8
+    # WebSocket (issue 14's targets): memory per idle socket, p50/p99 at 1,000 and 10,000,
+    # fan-out with 1,000; comet behind lighttpd, nginx and proxy (mod_fcgid has no WebSocket).
+    scenario idle-ws ws 10000 1 0 5 0 1
+    scenario ws ws 1000 1 10 10 5 2
+    scenario ws ws 10000 1 2 10 10 2
+    scenario fanout-ws ws 1000 1 max 10 15 8
     settle=3
 fi
 
@@ -268,6 +279,8 @@ per_client() { awk -v k="$1" -v c="${2:-0}" 'BEGIN { printf "%.1f", (c > 0 ? k /
 run_one() {
     local server=$1 name=$2 mode=$3 n=$4 chans=$5 rate=$6 secs=$7 grace=$8 pconns=$9
     local cap flavor port key=() cmd lpid b bp br w wp wr json i ready=$out/ready note='' conn
+    # mod_fcgid has no WebSocket (/comet/ws answers 404): its tables say "not run".
+    [[ $mode = ws && $server = comet-apache ]] && return 0
     cap=$(cap_of "$server")
     if ((cap > 0 && n > cap)); then
         note="capped at $cap (was $n)"

@@ -71,6 +71,7 @@ static const struct setting settings[] = {
     S("COMET_PUBLIC_CHANNELS", public_channels, ""),
     I("COMET_PUBLIC_RATE", public_rate, "30", 1, 1000000),
     I("COMET_MAX_WAITING", max_waiting, "10000", 1, 1000000),
+    I("COMET_WS_RATE", ws_rate, "20", 1, 10000),
     I("COMET_THREADS", threads, "4", 1, 256),
     S("COMET_PRIVATE_CHANNELS", private_channels, ""),
     S("COMET_JWT_SECRET", jwt_secret, ""),

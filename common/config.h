@@ -43,6 +43,7 @@ struct config {
     const char *public_channels; /* channel patterns anyone may publish to */
     int public_rate;            /* keyless publishes per minute per client address */
     int max_waiting;            /* external mode: waiting requests one process holds */
+    int ws_rate;                /* messages a WebSocket client may send per second (close 1008 past it) */
     int threads;                /* external mode: accept threads */
     int log_level;
     const char *private_channels; /* channel patterns that need a token or a signed URL */

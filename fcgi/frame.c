@@ -171,6 +171,8 @@ void frame_expired(struct buf *f, enum frame_kind k, const char *cb)
 
 void frame_ping(struct buf *f, enum frame_kind k)
 {
+    if (k == FRAME_WS)
+        return;
     buf_puts(f, is_sse(k) ? ": ping\n\n" : k == FRAME_LINES ? "\n" : "<!---->\n");
 }
 

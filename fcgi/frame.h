@@ -18,6 +18,8 @@ enum frame_kind {
     FRAME_IFRAME, /* forever iframe: one <script> per frame */
     FRAME_SSE_UNTYPED, /* text/event-stream with no event: line on envelopes (?typed=0): every
                         * type reaches EventSource's onmessage, which reads it from the envelope */
+    FRAME_WS,     /* WebSocket (hub_ws.c): one JSON frame per line, each line one text message;
+                   * no head, prelude, padding or heartbeat (the driver pings) */
     FRAME_KINDS
 };
 
@@ -52,7 +54,7 @@ void frame_truncated(struct buf *f, enum frame_kind k, const char *cb);
  * (SSE: event comet-expired): the client gets new ones before reconnecting. */
 void frame_expired(struct buf *f, enum frame_kind k, const char *cb);
 
-/* Appends a heartbeat the client's parser ignores. */
+/* Appends a heartbeat the client's parser ignores (FRAME_WS: nothing, its driver pings). */
 void frame_ping(struct buf *f, enum frame_kind k);
 
 /* Appends n bytes of padding the client's parser ignores, for web servers that

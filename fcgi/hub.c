@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "hub_archive.h"
 #include "hub_req.h"
+#include "hub_ws.h"
 #include "link.h"
 #include "log.h"
 #include "proc.h"
@@ -51,8 +52,10 @@ static void hub_req_close(struct hub_req *r)
 {
     if (r->kind->leave)
         r->kind->leave(r);
-    loop_del(hub.loop, &r->watch);
-    close(r->watch.fd);
+    if (!r->sink) {
+        loop_del(hub.loop, &r->watch);
+        close(r->watch.fd);
+    }
     LIST_REMOVE(r, all);
     if (r->is_dirty)
         LIST_REMOVE(r, dirty);
@@ -65,7 +68,11 @@ static void hub_req_close(struct hub_req *r)
  * piled up more than HUB_OUT_MAX unread. Returns 1 when it closed it (r may be freed). */
 static int hub_req_flush(struct hub_req *r)
 {
-    while (r->out.len) {
+    if (r->sink && (r->out.len || r->ending)) {
+        r->sink(r, &r->out, r->ending);
+        buf_reset(&r->out);
+    }
+    while (!r->sink && r->out.len) {
         ssize_t n = write(r->watch.fd, r->out.s, r->out.len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -85,14 +92,16 @@ static int hub_req_flush(struct hub_req *r)
 
 size_t hub_req_open(struct hub_req *r)
 {
-    return record_open(&r->out);
+    return r->sink ? r->out.len : record_open(&r->out);
 }
 
 void hub_req_emit(struct hub_req *r, size_t at, int end)
 {
-    record_close(&r->out, at, r->id);
+    if (!r->sink)
+        record_close(&r->out, at, r->id);
     if (end && !r->ending) {
-        record_end(&r->out, r->id);
+        if (!r->sink)
+            record_end(&r->out, r->id);
         r->ending = 1;
     }
     if (r->out.len && !r->is_dirty) {
@@ -192,6 +201,7 @@ static void hub_tick(long long now)
     LIST_FOREACH(r, &hub.all, all)
         if (r->started && !r->ending && r->kind->tick)
             r->kind->tick(r, now);
+    hub_ws_tick(now);
 }
 
 /* Ends every request for a stop, and gives what remains unsent a second to go out. */
@@ -207,7 +217,8 @@ static void hub_drain(void)
         else
             hub_req_unavailable(r);
     while ((r = LIST_FIRST(&hub.all))) {
-        poll(&(struct pollfd){.fd = r->watch.fd, .events = POLLOUT}, 1, 1000);
+        if (!r->sink)
+            poll(&(struct pollfd){.fd = r->watch.fd, .events = POLLOUT}, 1, 1000);
         if (!hub_req_flush(r))
             hub_req_close(r);
     }
@@ -215,12 +226,14 @@ static void hub_drain(void)
 
 /* ---- hand-over and the thread ---- */
 
-/* A request arrives from an accept thread. */
+/* A request arrives from an accept thread, or from hub_req_adopt. */
 static void hub_adopt(struct hub_req *r)
 {
-    fcntl(r->watch.fd, F_SETFL, fcntl(r->watch.fd, F_GETFL) | O_NONBLOCK);
     LIST_INSERT_HEAD(&hub.all, r, all);
-    loop_add(hub.loop, &r->watch, EPOLLIN | EPOLLRDHUP);
+    if (!r->sink) {
+        fcntl(r->watch.fd, F_SETFL, fcntl(r->watch.fd, F_GETFL) | O_NONBLOCK);
+        loop_add(hub.loop, &r->watch, EPOLLIN | EPOLLRDHUP);
+    }
     if (link_state() == LINK_UP)
         hub_start_one(r);
     else
@@ -254,11 +267,12 @@ static void *hub_main(void *arg)
     }
     hub_flush();
     hub_drain();
+    hub_ws_stop();
     link_close();
     return NULL;
 }
 
-int hub_start(const struct config *cfg)
+int hub_start(const struct config *cfg, int ws_fd)
 {
     static const struct link_hooks link_hooks = {hub_up, hub_down};
 
@@ -273,7 +287,7 @@ int hub_start(const struct config *cfg)
     link_init(cfg, hub.loop, &link_hooks);
     hub_wait_init(cfg);
     hub_publish_init(cfg);
-    if (hub_archive_start(cfg, hub.loop) < 0)
+    if (hub_archive_start(cfg, hub.loop) < 0 || (ws_fd >= 0 && hub_ws_start(cfg, hub.loop, ws_fd) < 0))
         return -1;
     link_connect();
     if (pthread_create(&hub.thread, NULL, hub_main, NULL) != 0) {
@@ -296,6 +310,24 @@ void hub_req_take(struct hub_req *r, const struct hub_kind *kind, FCGX_Request *
     req->ipcFd = -1;
     if (write(hub.pipe[1], &r, sizeof r) != sizeof r)
         log_error("hub: lost a request: %s", strerror(errno));
+}
+
+void hub_req_adopt(struct hub_req *r, const struct hub_kind *kind, const struct config *cfg, hub_sink *sink,
+                   void *owner)
+{
+    r->watch = (struct loop_watch){-1, NULL};
+    r->kind = kind;
+    r->cfg = cfg;
+    r->sink = sink;
+    r->owner = owner;
+    hub_adopt(r);
+}
+
+void hub_req_detach(struct hub_req *r)
+{
+    if (r->out.len)
+        r->sink(r, &r->out, 0);
+    hub_req_close(r);
 }
 
 void hub_stop(void)

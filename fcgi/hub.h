@@ -13,8 +13,9 @@
 #include "publish.h"
 #include "request.h"
 
-/* Starts the hub thread. Returns 0, or -1 after logging why. */
-int hub_start(const struct config *cfg);
+/* Starts the hub thread, serving WebSocket upgrades on the listening socket ws_fd too
+ * (-1: none; hub_ws.h). Returns 0, or -1 after logging why. */
+int hub_start(const struct config *cfg, int ws_fd);
 
 /* Asks the hub to end every request cleanly (polls answer with their cursor, streams
  * end, publishes answer what became of them) and waits for it to finish. Safe to call

@@ -364,7 +364,8 @@ void hub_publish_init(const struct config *cfg)
     snprintf(pubs.scope, sizeof pubs.scope, "%d.%x", (int)getpid(), (unsigned)rand());
 }
 
-void hub_publish(FCGX_Request *req, const struct config *cfg, struct publish_job *job, const char *cors)
+/* A new publish of job's contents (job is left empty), with its reply key. */
+static struct hub_pub *pub_new(const struct config *cfg, struct publish_job *job)
 {
     struct hub_pub *p = xcalloc(1, sizeof *p);
     char token[33];
@@ -374,5 +375,19 @@ void hub_publish(FCGX_Request *req, const struct config *cfg, struct publish_job
     for (int i = 0; i < 16; i++)
         snprintf(token + 2 * i, 3, "%02x", (unsigned)rand() & 0xff);
     store_reply_key(cfg, pubs.scope, token, p->reply_key);
+    return p;
+}
+
+void hub_publish(FCGX_Request *req, const struct config *cfg, struct publish_job *job, const char *cors)
+{
+    struct hub_pub *p = pub_new(cfg, job);
+
     hub_req_take(&p->req, &pub_kind, req, cfg, cors);
+}
+
+void hub_publish_sink(const struct config *cfg, struct publish_job *job, hub_sink *sink, void *owner)
+{
+    struct hub_pub *p = pub_new(cfg, job);
+
+    hub_req_adopt(&p->req, &pub_kind, cfg, sink, owner);
 }

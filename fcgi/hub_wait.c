@@ -341,11 +341,12 @@ static char **waiter_names(const struct request_wait *rw, const char **name)
     return names;
 }
 
-void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_wait *rw, const char *cors)
+/* A new waiter for rw (its address admitted when addr is not NULL), counted. */
+static struct hub_waiter *waiter_new(const struct config *cfg, const struct request_wait *rw, const char *cors,
+                                     const char *addr)
 {
     struct hub_waiter *w = xcalloc(1, sizeof *w);
     struct session_start st;
-    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
 
     request_session(rw, cors, &st);
     w->s = session_new(cfg, &st);
@@ -357,5 +358,26 @@ void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_
     w->addr = cfg->max_waiting_addr ? xstrdup(addr ? addr : "") : NULL;
     w->until = rw->until;
     atomic_fetch_add(&wait_count, 1);
+    return w;
+}
+
+void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_wait *rw, const char *cors)
+{
+    struct hub_waiter *w = waiter_new(cfg, rw, cors, FCGX_GetParam("REMOTE_ADDR", req->envp));
+
     hub_req_take(&w->req, &waiter_kind, req, cfg, cors);
+}
+
+struct hub_req *hub_wait_sink(const struct config *cfg, const struct request_wait *rw, const char *addr,
+                              hub_sink *sink, void *owner)
+{
+    struct hub_waiter *w = waiter_new(cfg, rw, NULL, addr);
+
+    hub_req_adopt(&w->req, &waiter_kind, cfg, sink, owner);
+    return &w->req;
+}
+
+void hub_wait_since(const struct hub_req *r, char *buf)
+{
+    session_since(((const struct hub_waiter *)r)->s, buf);
 }

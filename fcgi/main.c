@@ -39,10 +39,11 @@ static int external;  /* -e or -s: the hub holds waiting requests */
 
 /* The command line, apart from -e/-s's mode (external). */
 struct options {
-    const char *sock, *label, *file, *name;
+    const char *sock, *ws, *label, *file, *name;
     int check;
 };
 static int listen_fd; /* 0 when spawned by the web server */
+static int ws_fd = -1; /* -w: WebSocket upgrades (external mode) */
 
 static void on_stop(int sig)
 {
@@ -185,8 +186,12 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return serve_stats(req, cfg, cors);
     if (strcmp(endpoint, "history") == 0)
         return serve_history(req, cfg, cors);
-    reply_error(req->out, cors, 404, NULL,
-                "no such endpoint: use poll, sse, stream, iframe, history, publish or stats");
+    if (strcmp(endpoint, "ws") == 0) {
+        reply_error(req->out, cors, 404, NULL, "no WebSocket here: it needs a web server that tunnels /comet/ws to "
+                                               "comet.fcgi -w (README: WebSocket); use sse, stream or poll");
+        return 0;
+    }
+    reply_error(req->out, cors, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, history, publish or stats");
     return 0;
 }
 
@@ -228,7 +233,7 @@ static int run_external(const struct config *cfg)
         fds.rlim_cur = fds.rlim_max;
         setrlimit(RLIMIT_NOFILE, &fds);
     }
-    if (FCGX_Init() != 0 || hub_start(cfg) < 0)
+    if (FCGX_Init() != 0 || hub_start(cfg, ws_fd) < 0)
         return 1;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024); /* publish parsing is the deepest: ~20 KiB */
@@ -251,11 +256,13 @@ static int run_external(const struct config *cfg)
 /* Prints the usage to out (stdout for -h, stderr after a mistake). */
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: comet.fcgi [-n] [-c FILE] [-e | -s SOCKET] [-L NAME] | -V | -h\n"
+    fprintf(out, "usage: comet.fcgi [-n] [-c FILE] [-e | -s SOCKET] [-w SOCKET] [-L NAME] | -V | -h\n"
                  "  (none)     one request at a time on the FastCGI socket the web server passes\n"
                  "             as standard input (Apache mod_fcgid)\n"
                  "  -e         external mode on the inherited socket (spawn-fcgi, lighttpd bin-path)\n"
                  "  -s SOCKET  external mode listening on SOCKET: a path, or HOST:PORT\n"
+                 "  -w SOCKET  with -e or -s: also serve WebSocket upgrades (GET /comet/ws, plain\n"
+                 "             HTTP/1.1 from the web server's tunnel) on SOCKET: a path, or HOST:PORT\n"
                  "  -c FILE    the settings file (KEY=VALUE lines); else $COMET_CONFIG, else\n"
                  "             %s if it exists; the environment overrides it\n"
                  "  -L NAME    a label for this process's class, in each of its log lines\n"
@@ -299,13 +306,15 @@ static int options(int argc, char **argv, struct options *o)
 {
     int opt;
 
-    while ((opt = getopt(argc, argv, "nes:L:c:Vh")) != -1) {
+    while ((opt = getopt(argc, argv, "nes:w:L:c:Vh")) != -1) {
         if (opt == 'n')
             o->check = 1;
         else if (opt == 'e')
             external = 1;
         else if (opt == 's')
             external = 1, o->sock = optarg;
+        else if (opt == 'w')
+            o->ws = optarg;
         else if (opt == 'L')
             o->label = optarg;
         else if (opt == 'c')
@@ -317,7 +326,7 @@ static int options(int argc, char **argv, struct options *o)
         else
             return usage(stderr), 2;
     }
-    if (optind < argc || !(o->name = progname(o->label)))
+    if (optind < argc || !(o->name = progname(o->label)) || (o->ws && !external))
         return usage(stderr), 2;
     if (!external && !o->check && !spawned_by_server()) {
         fprintf(stderr, "comet.fcgi: standard input is not a FastCGI socket: this program is started by the web\n"
@@ -368,6 +377,10 @@ int main(int argc, char **argv)
     srand((unsigned)(clock_wall_ms() ^ ((long long)getpid() << 16)));
     if (o.sock && (listen_fd = FCGX_OpenSocket(o.sock, 4096)) < 0) { /* bursts; capped by somaxconn */
         log_error("cannot listen on %s", o.sock);
+        return 1;
+    }
+    if (o.ws && (ws_fd = FCGX_OpenSocket(o.ws, 4096)) < 0) {
+        log_error("cannot listen on %s", o.ws);
         return 1;
     }
     if (external)

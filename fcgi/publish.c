@@ -180,10 +180,7 @@ static int parse_item(json_t *item, size_t i, const struct config *cfg, struct p
     return 0;
 }
 
-/* 1 when no array or object in body[0..len) nests deeper than max, the outermost
- * counting as 1. Counted before parsing, on the raw bytes (brackets inside strings
- * skipped), so a deep body costs neither the parser's recursion nor its allocations. */
-static int depth_ok(const char *body, size_t len, int max)
+int publish_depth_ok(const char *body, size_t len, int max)
 {
     int depth = 0, in_string = 0;
 
@@ -214,7 +211,7 @@ int publish_parse(const char *body, size_t len, const struct config *cfg,
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    if (!depth_ok(body, len, cfg->max_depth)) {
+    if (!publish_depth_ok(body, len, cfg->max_depth)) {
         snprintf(err, errlen, "the body nests arrays and objects deeper than %d levels", cfg->max_depth);
         return -1;
     }

@@ -19,6 +19,11 @@ struct publish_batch {
     char **tails;    /* owned envelope tails, see envelope_tail */
 };
 
+/* 1 when no array or object in body[0..len) nests deeper than max, the outermost
+ * counting as 1. Counted before parsing, on the raw bytes (brackets inside strings
+ * skipped), so a deep body costs neither the parser's recursion nor its allocations. */
+int publish_depth_ok(const char *body, size_t len, int max);
+
 /* Validates body[0..len) against the contract and the limits in cfg. Returns 0 and
  * fills out, or -1 with a message for a 400 in err (out is then empty). Either way
  * the batch must be freed with publish_batch_free. */

@@ -60,6 +60,7 @@ struct session *session_new(const struct config *cfg, const struct session_start
     s->archived = st->archived;
     s->cb = st->callback ? xstrdup(st->callback) : NULL;
     s->cors = st->cors && *st->cors ? xstrdup(st->cors) : NULL;
+    s->headed = st->kind == FRAME_WS; /* its driver answered the upgrade */
     if (st->since) {
         s->has_since = 1;
         s->cursor = *st->since;
@@ -105,7 +106,7 @@ static void session_head(struct session *s, struct buf *out)
  * that hold output back until a buffer fills. */
 static void session_pad(const struct session *s, struct buf *out, size_t start)
 {
-    if (!is_poll(s) && s->cfg->sse_padding && out->len > start)
+    if (!is_poll(s) && s->kind != FRAME_WS && s->cfg->sse_padding && out->len > start)
         frame_padding(out, s->kind, (size_t)s->cfg->sse_padding);
 }
 

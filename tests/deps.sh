@@ -13,10 +13,11 @@ usage() {
     exit 2
 }
 
-# Building and running: the compiler, the three libraries and the two loaded for tokens, the
+# Building and running: the compiler, the three libraries and the two loaded for tokens, wslay
+# (the WebSocket transport's framing, linked into comet.fcgi), the
 # archive's three database clients (linked into comet-worker), Redis;
 # curl and ps are what tests/stack.sh starts and stops the stack with.
-base=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server
+base=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev libwslay-dev redis-server
       libsqlite3-dev libmariadb-dev libpq-dev curl procps)
 
 # web SERVER: the packages of one deployment's web server.

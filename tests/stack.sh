@@ -289,14 +289,15 @@ cmd_proxy() {
     ready apache "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"
 }
 
-# start_fcgi DIR: comet.fcgi on its own in external mode on DIR/comet.sock, writable by the
-# web server's user (www-data).
+# start_fcgi DIR: comet.fcgi on its own in external mode on DIR/comet.sock, and its WebSocket
+# socket DIR/ws.sock, writable by the web server's user (www-data).
 start_fcgi() {
     local dir=$1
-    rm -f "$dir/comet.sock"
-    launch fcgi "$dir" "$bindir/comet.fcgi" -s "$dir/comet.sock"
+    rm -f "$dir/comet.sock" "$dir/ws.sock"
+    launch fcgi "$dir" "$bindir/comet.fcgi" -s "$dir/comet.sock" -w "$dir/ws.sock"
     ready fcgi "$dir" test -S "$dir/comet.sock"
-    chmod 666 "$dir/comet.sock"
+    ready fcgi "$dir" test -S "$dir/ws.sock"
+    chmod 666 "$dir/comet.sock" "$dir/ws.sock"
 }
 
 # nginx DIR PORT: comet.fcgi on DIR/comet.sock (external mode), and a private nginx with
@@ -327,7 +328,7 @@ http {
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $root/www;
-$("$root/dist/subst.sh" "$root/nginx-conf/comet.conf" SOCKET="$dir/comet.sock" WWW="$root/www" | sed 's/^/        /')
+$("$root/dist/subst.sh" "$root/nginx-conf/comet.conf" SOCKET="$dir/comet.sock" WS_SOCKET="$dir/ws.sock" WWW="$root/www" | sed 's/^/        /')
     }
 }
 EOF
@@ -366,7 +367,10 @@ cmd_run() {
         nginx) cmd_nginx "$dir" "$port" ;;
         *) echo "stack.sh: SERVER is apache, lighttpd, proxy-fcgi or nginx" >&2; exit 2 ;;
     esac
-    local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port
+    local key=${COMET_PUBLISH_KEYS%%,*} url=http://127.0.0.1:$port ws
+    # The external deployments tunnel WebSockets to comet.fcgi -w; mod_fcgid has none.
+    ws="  WebSocket:   ws://127.0.0.1:$port/comet/ws?channel=demo (the demo page uses it)"
+    [[ ${SERVER:-apache} = apache ]] && ws="  WebSocket:   none under mod_fcgid (/comet/ws answers 404; the page uses SSE)"
     # A named key (NAME=KEY[:PATTERNS]) is sent as its KEY.
     if [[ $key =~ ^[A-Za-z0-9_.-]+=([^=:][^:]*) ]]; then key=${BASH_REMATCH[1]}; fi
     cat <<EOF
@@ -374,6 +378,7 @@ cmd_run() {
 comet-fcgi is running behind ${SERVER:-apache} (Redis on port $rport; logs and pids in $dir/).
   demo page:   $url/
   publish key: $key
+$ws
 
 publish:
   curl -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d '{"channel":"demo","data":{"text":"hello"}}' $url/comet/publish

@@ -1,7 +1,7 @@
 // Type declarations for comet.js (global `Comet`) and comet.mjs (ES module).
 
 declare namespace Comet {
-    type Transport = 'sse' | 'stream' | 'longpoll' | 'jsonp' | 'iframe';
+    type Transport = 'websocket' | 'sse' | 'stream' | 'longpoll' | 'jsonp' | 'iframe';
     type State = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
     /** An event as subscribers get it. */
@@ -15,7 +15,7 @@ declare namespace Comet {
     }
 
     interface ClientOptions {
-        /** Tried in this order, falling back on stalls and failures. Default: all five, as here. */
+        /** Tried in this order, falling back on stalls and failures. Default: all six, as here. */
         transports?: Transport[];
         /** Send cookies to a server on another origin (it must list this page's origin in COMET_CORS_ORIGINS). */
         withCredentials?: boolean;
@@ -25,7 +25,7 @@ declare namespace Comet {
         stallTimeout?: number;
         /** ms without a byte (heartbeats included) after which a live stream or iframe is reconnected (45000). */
         idleTimeout?: number;
-        /** Same for SSE, whose heartbeats scripts cannot see: above the server's stream lifetime (300000). */
+        /** Same for SSE and WebSocket, whose heartbeats (SSE comments, WebSocket pings) scripts cannot see (300000). */
         sseIdleTimeout?: number;
         /** Reconnect delays: min doubling up to max, in ms, with jitter ({min: 500, max: 30000}). */
         backoff?: { min?: number; max?: number };

@@ -14,7 +14,7 @@
 })(typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : this, function (G) {
     'use strict';
 
-    var TRANSPORTS = ['sse', 'stream', 'longpoll', 'jsonp', 'iframe'];
+    var TRANSPORTS = ['websocket', 'sse', 'stream', 'longpoll', 'jsonp', 'iframe'];
     var CHANNEL_RE = /^[A-Za-z0-9_\-.:\/@]{1,128}$/;
     var EVENT_RE = /^[A-Za-z0-9_\-.:]{1,64}$/;
     var DEFAULTS = {
@@ -203,6 +203,99 @@
             return link.bad('a frame is not JSON: ' + String(text).slice(0, 80));
         }
         link.frame(f);
+    }
+
+    /* WebSocket: the frames of /stream, one per text message, and ops on the open socket: the
+     * hub changes its channels with subscribe/unsubscribe (sync) instead of reconnecting, and
+     * publishes over it (publish). Browsers cannot see why an upgrade failed: a socket that
+     * closes before its open frame, where WebSocket never opened on this page, is a proxy or a
+     * server without the tunnel (mod_fcgid answers 404), and the hub falls back for good. */
+    function websocket(hub, link, ctx) {
+        if (typeof G.WebSocket !== 'function') return link.fail({ kind: 'unsupported', message: 'no WebSocket' });
+        var url = absolute(ctx.url).replace(/^http/i, 'ws') + '/ws' + query(ctx.channels, { since: ctx.cursor }, ctx.auth);
+        var ws, opened = false, closed = false, has = ctx.channels.slice(), sync = null, pending = dict(), refs = 0;
+        try {
+            ws = new G.WebSocket(url);
+        } catch (e) {
+            return link.fail({ kind: 'unsupported', message: 'WebSocket: ' + e.message });
+        }
+        function send(m) {
+            try { ws.send(JSON.stringify(m)); return true; } catch (e) { return false; }
+        }
+        function answer(m) {
+            var p = m.ref != null && pending[m.ref];
+            if (m.op === 'subscribed' && isId(m.cursor)) hub.cursor = minId(hub.cursor, m.cursor);
+            if (p) {
+                delete pending[m.ref];
+                if (m.op === 'ack') p.ok({ ids: m.ids });
+                else p.fail(cometError('publish: ' + (m.error || 'refused'), { status: m.status, body: m }));
+            } else if (m.op === 'error') {
+                // A refused subscribe (a private channel, a limit): the reconnect says it as others do.
+                link.bad('the socket refused an op: ' + m.status + ' ' + m.error);
+                if (!closed) link.end();
+            }
+        }
+        ws.onmessage = function (e) {
+            var m;
+            link.activity();
+            if (typeof e.data !== 'string') return link.bad('a binary message');
+            try { m = JSON.parse(e.data); } catch (x) { return link.bad('a message is not JSON: ' + e.data.slice(0, 80)); }
+            if (m && typeof m.op === 'string') return answer(m);
+            if (m && m.open === true) opened = true;
+            link.frame(m);
+        };
+        function drop() {
+            var ref, p = pending;
+            pending = dict();
+            for (ref in p) p[ref].fail(cometError('publish: the socket closed before the answer; it may or may not ' +
+                'be stored', { status: 0 }));
+        }
+        ws.onclose = function (e) {
+            if (closed) return;
+            closed = true;
+            drop();
+            if (opened) link.end();
+            else link.fail({ kind: hub._worked.websocket ? 'opaque' : 'refused',
+                message: 'the WebSocket closed before it opened (' + e.code + '): no tunnel to the server?' });
+        };
+        return {
+            /** The hub's channels changed: one unsubscribe and one subscribe op, after the caller's turn. */
+            sync: function (from) {
+                if (sync) return true;
+                sync = later(function () {
+                    var want = hub.channels, add = [], drop = [], i, since = minId(hub.cursor, from);
+                    sync = null;
+                    // Closed meanwhile: the reconnect over the new set must start at from.
+                    if (closed) return void (hub._from = minId(hub._from, from));
+                    for (i = 0; i < has.length; i++) if (want.indexOf(has[i]) < 0) drop.push(has[i]);
+                    for (i = 0; i < want.length; i++) if (has.indexOf(want[i]) < 0) add.push(want[i]);
+                    has = want.slice();
+                    if (drop.length) send({ op: 'unsubscribe', channels: drop });
+                    if (add.length) send(since != null ? { op: 'subscribe', channels: add, since: since } :
+                        { op: 'subscribe', channels: add });
+                });
+                return true;
+            },
+            /** Publishes body over the socket: resolves {ids} once stored. */
+            publish: function (body) {
+                return new G.Promise(function (ok, fail) {
+                    var ref = ++refs;
+                    body.op = 'publish';
+                    body.ref = ref;
+                    pending[ref] = { ok: ok, fail: fail };
+                    if (!send(body)) {
+                        delete pending[ref];
+                        fail(cometError('publish: the socket is closing', { status: 0 }));
+                    }
+                });
+            },
+            open: function () { return opened && !closed; },
+            close: function () {
+                closed = true;
+                drop();
+                try { ws.close(1000); } catch (e) {}
+            }
+        };
     }
 
     function sse(hub, link, ctx) {
@@ -452,8 +545,8 @@
         return { close: close };
     }
 
-    var IMPL = { sse: sse, stream: stream, longpoll: longpoll, jsonp: jsonp, iframe: iframe };
-    var NEEDS_OPEN = { sse: 1, stream: 1, iframe: 1 };
+    var IMPL = { websocket: websocket, sse: sse, stream: stream, longpoll: longpoll, jsonp: jsonp, iframe: iframe };
+    var NEEDS_OPEN = { websocket: 1, sse: 1, stream: 1, iframe: 1 };
 
     /* ---------------------------------------------------------------------------------------
      * Hub: the one connection. Holds the channel set and the connection's cursor, picks the
@@ -517,8 +610,16 @@
         for (i = 0; same && i < sorted.length; i++) same = sorted[i] === this.channels[i];
         if (same) return;
         this.channels = sorted;
+        // An open socket changes its channels with ops; any other connection reopens.
+        if (sorted.length && this._handle && this._handle.sync && this._handle.open()) return this._handle.sync(from);
         if (from != null) this._from = minId(this._from, from);
         this._scheduleReopen();
+    };
+
+    /** The open socket's publish (a Promise of {ids}), or null when there is none. */
+    Hub.prototype.socketPublish = function (body) {
+        var h = this._handle;
+        return h && h.publish && h.open() ? h.publish(body) : null;
     };
 
     Hub.prototype.start = function () {
@@ -1326,6 +1427,9 @@
         if (opts.event != null) body.event = opts.event;
         body.data = data;
         var headers = { 'Content-Type': 'application/json' }, self = this;
+        // Over this page's open socket when it has one (the server waits for the ids, as ?wait=1).
+        var viaSocket = !opts.key && this._hub && this._hub.socketPublish(body);
+        if (viaSocket) return viaSocket;
         // A key, else the client's token (its publish claim grants the channels), else none.
         return new P(function (ok, fail) {
             resolve(opts.key || self.options.token, function (err, v) { return err ? fail(err) : ok(v); });

@@ -10,8 +10,13 @@ import { chromium } from 'playwright-core';
 import { ROOT, until, WAIT_MS } from '../lib/stack.mjs';
 
 export const CHROMIUM = process.env.COMET_CHROMIUM || '/usr/bin/chromium';
+// LocalNetworkAccessChecks: the test page is fulfilled by Playwright (openTestPage), so Chromium
+// gives it no address space of its own and takes it for a public page; its WebSocket to the
+// stack on 127.0.0.1 would then be blocked (ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS), which a
+// page really served from there is not.
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+    '--disable-features=LocalNetworkAccessChecks'];
 
 /** Launches Chromium (Playwright gives launch() a fresh temporary profile of its own). */
 export async function launchBrowser() {
@@ -109,8 +114,11 @@ export async function assertAllOnce(page, s, channel, n, { instance = 0, ms = 45
 
 /**
  * An HTTP proxy on 127.0.0.1 to target (an http://host:port origin). bufferSse: holds back
- * every text/event-stream answer until it ends, as buffering proxies do. Counts requests by
- * path (proxy.counts) and open ones (proxy.open). close() ends it and all its connections.
+ * every text/event-stream answer until it ends, as buffering proxies do. It passes no
+ * WebSocket: it drops the Upgrade and Connection headers of an upgrade, as proxies that know
+ * nothing of WebSocket do, and hands back what the server answers to the plain GET. Counts
+ * requests by path (proxy.counts) and open ones (proxy.open). close() ends it and all its
+ * connections.
  */
 export async function startProxy(target, { bufferSse = false } = {}) {
     const t = new URL(target);
@@ -154,6 +162,19 @@ export async function startProxy(target, { bufferSse = false } = {}) {
             done();
             up.destroy();
         });
+    });
+    server.on('upgrade', (req, socket) => {
+        const p = req.url.split('?')[0];
+        proxy.counts[p] = (proxy.counts[p] || 0) + 1;
+        const headers = { ...req.headers, host: t.host };
+        for (const h of Object.keys(headers)) if (/^(upgrade|connection|sec-websocket-)/i.test(h)) delete headers[h];
+        const up = http.request({ host: t.hostname, port: t.port, path: req.url, headers, agent: false }, (ur) => {
+            socket.write(`HTTP/1.1 ${ur.statusCode} ${ur.statusMessage}\r\nConnection: close\r\n` +
+                `Content-Type: ${ur.headers['content-type'] || 'text/plain'}\r\n\r\n`);
+            ur.pipe(socket);
+        });
+        up.on('error', () => socket.destroy());
+        up.end();
     });
     server.on('connection', (s) => {
         sockets.add(s);

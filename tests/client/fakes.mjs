@@ -251,10 +251,11 @@ class FakeRequest {
 
 class Tab {
     constructor(world, { location = `${ORIGIN}/page.html`, eventSource = true, document: withDoc = true,
-        broadcast = true, fetch = true } = {}) {
+        broadcast = true, fetch = true, webSocket = false } = {}) {
         this.world = world;
         this.requests = [];
         this.eventSources = [];
+        this.sockets = [];
         this.elements = [];
         this.listeners = {};
         const clock = world.clock;
@@ -282,6 +283,7 @@ class Tab {
         }
         if (broadcast) sandbox.BroadcastChannel = world.makeBroadcastChannel(world, tab);
         if (eventSource) sandbox.EventSource = makeEventSource(tab, world);
+        if (webSocket) sandbox.WebSocket = makeWebSocket(tab);
         if (withDoc) sandbox.document = makeDocument(tab);
         this.context = vm.createContext(sandbox);
         vm.runInContext(`Date.now = function () { return __clock.now; }; Math.random = function () { return __random(); };`,
@@ -346,6 +348,40 @@ function makeEventSource(tab, world) {
             if (this.closed) return;
             this.readyState = 0;
             if (this.onerror) this.onerror({ type: 'error' });
+        }
+    };
+}
+
+/** A WebSocket whose server side the test plays: accept(), send(obj), end(code); sent holds
+ * what the client sent, parsed. */
+function makeWebSocket(tab) {
+    return class WebSocket {
+        constructor(url) {
+            this.url = url;
+            this.params = new URL(url).searchParams;
+            this.sent = [];
+            this.closed = false;
+            this.code = null;
+            tab.sockets.push(this);
+        }
+        send(text) {
+            if (this.closed) throw new Error('closed');
+            this.sent.push(JSON.parse(text));
+        }
+        close(code) {
+            this.closed = true;
+            this.code = code;
+        }
+        accept() {
+            if (this.onopen) this.onopen({});
+        }
+        message(obj) {
+            if (!this.closed && this.onmessage) this.onmessage({ data: typeof obj === 'string' ? obj : JSON.stringify(obj) });
+        }
+        end(code = 1006) {
+            if (this.closed) return;
+            this.closed = true;
+            if (this.onclose) this.onclose({ code, reason: '' });
         }
     };
 }

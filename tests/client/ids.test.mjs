@@ -75,7 +75,7 @@ test('httpFailure: 429/5xx are the server\'s, other 4xx refuse the transport', (
 
 test('Client: bad arguments are refused at once', () => {
     assert.throws(() => new Comet.Client(''), TE);
-    assert.throws(() => new Comet.Client('/comet', { transports: ['websocket'] }), /unknown transport/);
+    assert.throws(() => new Comet.Client('/comet', { transports: ['carrier-pigeon'] }), /unknown transport/);
     assert.throws(() => new Comet.Client('/comet', { transports: [] }), TE);
     assert.throws(() => new Comet.Client('/comet', { cursor: 'yesterday', shared: false }), /cursor/);
     const c = new Comet.Client('/comet', { shared: false });

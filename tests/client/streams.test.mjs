@@ -19,7 +19,7 @@ function setup(opts = {}, tabOpts = {}) {
 const liveES = (tab) => tab.eventSources.filter((e) => !e.closed);
 
 test('SSE: lastEventId carries the cursor, typed=0 asks for unnamed events; comet-open opens; events of every type, truncated', async () => {
-    const { tab, c, got, log, clock } = setup({ cursor: '10-0' });
+    const { tab, c, got, log, clock } = setup({ cursor: '10-0', transports: ['sse', 'longpoll'] });
     c.subscribe('news', (d, e) => got.push([e.id, e.event, d]));
     c.subscribe('alerts', (d, e) => got.push([e.id, e.event, d]));
     await clock.tick(0);
@@ -74,7 +74,7 @@ test('SSE: a first connect without cursor sends no lastEventId; an error closes 
 });
 
 test('SSE that never says comet-open (a buffering proxy) falls back to stream, then long-poll, for good', async () => {
-    const { tab, c, log, clock } = setup({ stallTimeout: 8000 });
+    const { tab, c, log, clock } = setup({ stallTimeout: 8000, transports: ['sse', 'stream', 'longpoll', 'jsonp'] });
     c.subscribe('news', () => {});
     await clock.tick(0);
     assert.equal(c.transport, 'sse');

@@ -24,7 +24,7 @@ static const struct config base_cfg = {
     .sse_padding = 0,
 };
 
-static const char *const kind_names[FRAME_KINDS] = {"poll", "sse", "lines", "iframe", "sse-untyped"};
+static const char *const kind_names[FRAME_KINDS] = {"poll", "sse", "lines", "iframe", "sse-untyped", "ws"};
 
 /* Named byte strings (the folder's defs file), raw: expanded where used. */
 static struct {
