@@ -37,7 +37,8 @@ void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_
  * Takes job's contents (job is left empty). */
 void hub_publish(FCGX_Request *req, const struct config *cfg, struct publish_job *job, const char *cors);
 
-/* GET /stats. */
-void hub_stats(FCGX_Request *req, const struct config *cfg, const char *cors);
+/* A one-command request (/stats, /metrics, /channel, /channels): takes k. */
+struct ask;
+void hub_ask(FCGX_Request *req, const struct config *cfg, const char *cors, struct ask *k);
 
 #endif

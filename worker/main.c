@@ -238,7 +238,7 @@ static int start(struct worker *w, int *mode, int argc, char **argv)
         fprintf(stderr, "comet-worker: %s\n", err);
         return 1;
     }
-    log_init(*mode == 'A' ? "comet-worker:archive" : "comet-worker", (enum log_level)w->cfg->log_level);
+    log_init(*mode == 'A' ? "comet-worker:archive" : "comet-worker", (enum log_level)w->cfg->log_level, w->cfg->log_syslog);
     config_log_warnings(w->cfg);
     if (*mode == 'I' && !check)
         return writer_init(w->cfg);
