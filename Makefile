@@ -46,6 +46,9 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(
 ARCHIVE_CFLAGS := $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null) -Iarchive
 LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) -lpthread
 ARCHIVE_LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(ARCHIVE_PKGS) 2>/dev/null)
+# The webhook sender's HTTP client and HMAC: linked into comet-worker only.
+WEBHOOK_PKGS = libcurl libcrypto
+WEBHOOK_LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(WEBHOOK_PKGS) 2>/dev/null)
 TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
@@ -75,7 +78,7 @@ $(B)/comet.fcgi: $(FCGI) $(COMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/comet-worker: $(WORKER) $(ARCHIVE) $(COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(ARCHIVE_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(ARCHIVE_LIBS) $(WEBHOOK_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)

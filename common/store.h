@@ -14,8 +14,13 @@
  *                  events that Redis lost
  *   P archive      stream of stored events not yet in the SQL archive (fields i: id,
  *                  c: channel, e: envelope), at most COMET_ARCHIVE_BACKLOG entries
- *   P stats        counters (published, archived, archive_dropped); P waiting: zset of
- *                  waiting requests by deadline */
+ *   P stats        counters (published, archived, archive_dropped, accepted, accepted_events,
+ *                  delivered, webhook_sent, webhook_failed, webhook_dropped)
+ *   P waiting      zset of waiting requests by deadline; P wt:TRANSPORT the same per
+ *                  transport; P w:CHANNEL the same per channel (subscribers now)
+ *   P occupied     zset of the channels webhooks know as occupied, each scored by when
+ *                  the sweep looks at it again
+ *   P hooks        list of webhook events to send (JSON), at most COMET_WEBHOOK_QUEUE */
 #ifndef COMET_STORE_H
 #define COMET_STORE_H
 
@@ -262,6 +267,23 @@ long long store_lease_gone(redisContext *c, const struct config *cfg);
  * -1 on an I/O error. */
 long long store_client_id(redisContext *c);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
+
+/* ---- webhooks (store_webhook.c) ---- */
+
+/* Vacates the occupied channels due a look whose waiting requests are all gone,
+ * queueing channel_vacated for each (store_webhook.lua). 0 or -1 (c is then dead). */
+int store_webhook_sweep(redisContext *c, const struct config *cfg);
+
+/* Takes up to most queued webhook events (each a JSON object) from the queue's head:
+ * the reply (caller frees; an array, or nil when none is queued), or NULL on an error. */
+redisReply *store_webhook_take(redisContext *c, const struct config *cfg, int most);
+
+/* Puts taken events (a take reply's array) back at the queue's head, in their order,
+ * for another sender. 0 or -1. */
+int store_webhook_putback(redisContext *c, const struct config *cfg, const redisReply *events);
+
+/* Adds n to the stats counter what (webhook_sent, webhook_failed). 0 or -1. */
+int store_webhook_count(redisContext *c, const struct config *cfg, const char *what, long long n);
 
 /* ---- the archive writer (store_archive.c) ---- */
 

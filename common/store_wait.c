@@ -149,21 +149,6 @@ fail:
     return rc;
 }
 
-/* Runs a on c, ignoring its answer. Returns 0, or -1 on an error (logged). */
-static int args_run(redisContext *c, struct args *a)
-{
-    int sent;
-    redisReply *r = args_call(c, a, STORE_TIMEOUT_MS, &sent);
-    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
-
-    if (r && rc < 0)
-        log_warn("redis %s: %s", a->argv[0], r->str);
-    if (r)
-        freeReplyObject(r);
-    args_free(a);
-    return rc;
-}
-
 /* Queues a on ac, its answer ignored (fn NULL) or given to fn. Returns 0 or -1. */
 static int args_queue(redisAsyncContext *ac, struct args *a, redisCallbackFn *fn, void *priv)
 {
@@ -224,7 +209,7 @@ int store_waiting(redisContext *c, const struct config *cfg, const struct store_
     struct args a = {0};
 
     waiting_args(cfg, w, deadline_ms, &a);
-    return args_run(c, &a);
+    return args_run(c, &a, STORE_TIMEOUT_MS);
 }
 
 int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const struct store_waiter *w,
@@ -298,7 +283,7 @@ int store_leave(redisContext *c, const struct config *cfg, const char *addr, con
     struct args a = {0};
 
     leave_args(cfg, addr, member, &a);
-    return args_run(c, &a);
+    return args_run(c, &a, STORE_TIMEOUT_MS);
 }
 
 int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member,
