@@ -64,7 +64,8 @@ void log_format(char *out, size_t n, long long wall_ms, enum log_level level, co
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     k = snprintf(out, n, "ts=%s.%03dZ level=%s prog=%s pid=%d msg=\"", stamp, (int)(wall_ms % 1000),
                  log_names[level], prog, pid);
-    at = k < 0 ? 0 : (size_t)k >= n ? n - 1 : (size_t)k;
+    /* Room is kept for the closing quote: a line cut short stays a valid logfmt line. */
+    at = k < 0 ? 0 : (size_t)k > n - 2 ? n - 2 : (size_t)k;
     log_escape(out, n - 1, &at, msg);
     snprintf(out + at, n - at, "\"");
 }

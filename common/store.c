@@ -334,3 +334,21 @@ json_t *store_stats(redisContext *c, const struct config *cfg)
         freeReplyObject(r);
     return out;
 }
+
+long long store_stats_counter(redisContext *c, const struct config *cfg, const char *name)
+{
+    struct args a = {0};
+    redisReply *r;
+    long long n;
+    int sent;
+
+    args_str(&a, "HGET");
+    args_key(&a, cfg, "stats", "");
+    args_str(&a, name);
+    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
+    args_free(&a);
+    n = !r || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}

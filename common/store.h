@@ -118,6 +118,9 @@ void store_stats_args(const struct config *cfg, struct args *a);
 json_t *store_stats_result(const redisReply *r, const struct config *cfg);
 json_t *store_stats(redisContext *c, const struct config *cfg);
 
+/* One counter of the stats hash (0 when never counted), or -1 on an error. */
+long long store_stats_counter(redisContext *c, const struct config *cfg, const char *name);
+
 /* ---- waiting requests (store_wait.c) ---- */
 
 /* A page of retained history, as the read script answers it. */

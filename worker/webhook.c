@@ -149,27 +149,46 @@ static int webhook_turn(redisContext *c)
     return rc;
 }
 
+/* The sweep, and a warning when the queue's bound dropped events since the last look
+ * (they are dropped inside Redis scripts, which cannot log). *dropped: the count seen
+ * last, -1 before the first look. Returns 0 or -1 (drop c). */
+static int webhook_sweep(redisContext *c, long long *dropped)
+{
+    long long n;
+
+    if (store_webhook_sweep(c, hook.cfg) < 0 || (n = store_stats_counter(c, hook.cfg, "webhook_dropped")) < 0)
+        return -1;
+    if (*dropped >= 0 && n > *dropped)
+        log_warn("webhook: the queue was full (COMET_WEBHOOK_QUEUE=%d): %lld events dropped", hook.cfg->webhook_queue,
+                 n - *dropped);
+    *dropped = n;
+    return 0;
+}
+
+/* One round on c: the sweep when due, then a batch. Returns 0, or -1 (drop c). */
+static int webhook_round(redisContext *c, long long *swept, long long *dropped)
+{
+    if (clock_ms() - *swept >= WEBHOOK_SWEEP_MS) {
+        *swept = clock_ms();
+        if (webhook_sweep(c, dropped) < 0)
+            return -1;
+    }
+    return webhook_turn(c);
+}
+
 static void *webhook_loop(void *arg)
 {
     redisContext *c = NULL;
-    long long swept = 0;
+    long long swept = 0, dropped = -1;
 
     (void)arg;
     while (!*hook.stop) {
         if (!c && !(c = redis_open(hook.cfg, 5000))) {
             webhook_nap(1000);
-            continue;
+        } else if (webhook_round(c, &swept, &dropped) < 0) {
+            redisFree(c);
+            c = NULL;
         }
-        if (clock_ms() - swept >= WEBHOOK_SWEEP_MS) {
-            swept = clock_ms();
-            if (store_webhook_sweep(c, hook.cfg) < 0)
-                goto drop;
-        }
-        if (webhook_turn(c) == 0)
-            continue;
-    drop:
-        redisFree(c);
-        c = NULL;
     }
     if (c)
         redisFree(c);
