@@ -1,6 +1,7 @@
 /* hub: external mode's event loop. Accept threads read and check requests and hand
  * those that need Redis to it, detached from libfcgi: waiting requests (each driving a
- * session, joined to the channels of one shared subscription), publishes and /stats.
+ * session, joined to the channels of one shared subscription), publishes and one-command requests
+ * (/stats, /metrics, channel information).
  * One thread holds them all and talks to Redis asynchronously, so no accept thread
  * ever waits on Redis. A waiting request costs a few hundred bytes: no thread, no
  * stack, no Redis connection. */

@@ -3,8 +3,6 @@
  * commands and their replies are the store's (store.c, store_channel.c). */
 #include "ops.h"
 
-#include <stdio.h>
-#include <string.h>
 #include <strings.h>
 
 #include "ask.h"
@@ -12,8 +10,6 @@
 #include "cidr.h"
 #include "clock.h"
 #include "metrics.h"
-#include "pattern.h"
-#include "query.h"
 #include "reply.h"
 #include "request.h"
 #include "store.h"

@@ -211,5 +211,6 @@ test('no worker: a publish is queued and says so (Comet-Worker: absent, "worker"
     assert.equal(r.status, 202);
     assert.equal(r.headers['comet-worker'], undefined);
     assert.deepEqual(r.json, { accepted: 1 });
-    assert.equal((await s.poll({ channel: ch, since: 0, timeout: 0 })).json.events.length, 7);
+    await until(async () => (await s.poll({ channel: ch, since: 0, timeout: 0 })).json.events.length === 7, WAIT_MS,
+        'the 7 events stored');
 });
