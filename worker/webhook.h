@@ -26,7 +26,8 @@ int webhook_start(const struct config *cfg, volatile sig_atomic_t *stop);
 void webhook_join(void);
 
 /* The signature header's value for body sent at unix second ts: "sha256=" and the hex
- * HMAC-SHA256, keyed with secret, of "TS.BODY". out holds at least WEBHOOK_SIG_MAX. Pure. */
+ * HMAC-SHA256, keyed with secret, of "TS.BODY". out holds at least WEBHOOK_SIG_MAX. Pure.
+ * Not in the static build (webhook_none.c). */
 #define WEBHOOK_SIG_MAX 72
 void webhook_sign(const char *secret, long long ts, const char *body, size_t len, char *out);
 
