@@ -158,7 +158,10 @@ static int webhook_sweep(redisContext *c, long long *dropped)
 
     if (store_webhook_sweep(c, hook.cfg) < 0 || (n = store_stats_counter(c, hook.cfg, "webhook_dropped")) < 0)
         return -1;
-    if (*dropped >= 0 && n > *dropped)
+    if (*dropped < 0 && n > 0)
+        log_warn("webhook: %lld events were dropped by the queue's bound (COMET_WEBHOOK_QUEUE=%d) so far", n,
+                 hook.cfg->webhook_queue);
+    else if (*dropped >= 0 && n > *dropped)
         log_warn("webhook: the queue was full (COMET_WEBHOOK_QUEUE=%d): %lld events dropped", hook.cfg->webhook_queue,
                  n - *dropped);
     *dropped = n;

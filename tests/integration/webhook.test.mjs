@@ -112,3 +112,31 @@ test('a long-poll between two polls does not vacate its channel: within the grac
         await until(() => eventsOf(ch).length >= 2, VACATED_MS, `channel_vacated for ${ch}`);
         assert.deepEqual(eventsOf(ch).map((e) => e.name), ['channel_occupied', 'channel_vacated']);
     });
+
+test('the queue is bounded: with no worker running, events beyond COMET_WEBHOOK_QUEUE are dropped, counted ' +
+    'and logged by the worker that comes; the ones kept are sent', { timeout: 90000 }, async () => {
+    const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+    const t = await startStack({
+        name: 'webhook-bound', workers: 0,
+        env: { COMET_WEBHOOK_URL: url, COMET_WEBHOOK_SECRET: SECRET, COMET_WEBHOOK_QUEUE: '1' },
+    });
+    try {
+        const chs = [channelName('b1'), channelName('b2'), channelName('b3')];
+        const polls = chs.map((ch) => t.poll({ channel: ch, timeout: 20 }));
+        const st = await until(async () => {
+            const x = await t.stats();
+            return x.webhook.queued + x.webhook.dropped === 3 && x;
+        }, 10000, 'three channel_occupied queued or dropped');
+        assert.deepEqual([st.webhook.queued, st.webhook.dropped], [1, 2]);
+        await t.startWorker();
+        await until(() => chs.some((ch) => eventsOf(ch).length === 1), OCCUPIED_MS, 'the kept event sent');
+        await until(() => /level=warn prog=comet-worker pid=\d+ msg="webhook: 2 events were dropped by the queue's bound/
+            .test(t.tail('worker.log', 1 << 20)), 10000, () => `the drop logged: ${t.tail('worker.log', 800)}`);
+        assert.equal(chs.flatMap(eventsOf).length, 1, 'only the kept event was sent');
+        // Let the polls go before the stack stops.
+        for (const ch of chs) await t.publishIds({ channel: ch, data: 0 });
+        await Promise.all(polls);
+    } finally {
+        await t.stop();
+    }
+});
