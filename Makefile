@@ -60,6 +60,10 @@ ARCHIVE_CFLAGS := $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null) -Iarc
 FCGI_SRC ?= $(filter-out fcgi/hub_ws_static.c,$(wildcard fcgi/*.c))
 LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(PKGS) 2>/dev/null) $(WS_LIBS) -lpthread
 ARCHIVE_LIBS := $(shell pkg-config $(PKG_STATIC) --libs $(ARCHIVE_PKGS) 2>/dev/null)
+# The webhook sender's HTTP client and HMAC: linked into comet-worker only (not into the
+# static one, which has no sender).
+WEBHOOK_PKGS = $(if $(filter 1,$(STATIC)),,libcurl libcrypto)
+WEBHOOK_LIBS := $(if $(WEBHOOK_PKGS),$(shell pkg-config --libs $(WEBHOOK_PKGS) 2>/dev/null))
 TEST_LIBS := $(LIBS) $(shell pkg-config --libs $(AUTH_PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(BASE_LDFLAGS) $(LDFLAGS)
 
@@ -67,7 +71,8 @@ LUA_H = $(patsubst common/%.lua,build/%_lua.h,$(wildcard common/*.lua))
 SQL_H = $(patsubst sql/%.sql,build/%_sql.h,$(wildcard sql/*.sql))
 COMMON = $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
 FCGI = $(patsubst %.c,$(B)/%.o,$(FCGI_SRC))
-WORKER = $(patsubst %.c,$(B)/%.o,$(wildcard worker/*.c))
+# The static build has no webhook sender (worker/webhook_none.c says why); the others no stub.
+WORKER = $(patsubst %.c,$(B)/%.o,$(filter-out $(if $(filter 1,$(STATIC)),worker/webhook.c,worker/webhook_none.c),$(wildcard worker/*.c)))
 ARCHIVE = $(patsubst %.c,$(B)/%.o,$(filter-out $(if $(filter 1,$(STATIC)),archive/archive_postgresql.c),$(wildcard archive/*.c)))
 UNIT = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
 # Objects with main() are left out of what unit tests link against.
@@ -90,7 +95,7 @@ $(B)/comet.fcgi: $(FCGI) $(COMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/comet-worker: $(WORKER) $(ARCHIVE) $(COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(ARCHIVE_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(ARCHIVE_LIBS) $(WEBHOOK_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(FCGI_LIB) $(COMMON)
 	@mkdir -p $(dir $@)

@@ -997,10 +997,10 @@ int main(int argc, char **argv)
 
     static char name[96];
 
-    log_init("loadgen", LOG_LEVEL_INFO);
+    log_init("loadgen", LOG_LEVEL_INFO, 0);
     parse_opts(argc, argv, &L.o);
     snprintf(name, sizeof name, "loadgen %s", L.o.label);
-    log_init(name, LOG_LEVEL_INFO);
+    log_init(name, LOG_LEVEL_INFO, 0);
     if (raise_nofile(L.o.subs + L.o.pubconns + 32) < 0) {
         log_error("open-file limit too low for %d connections: %s", L.o.subs + L.o.pubconns,
                   strerror(errno));

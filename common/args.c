@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "redis.h"
 #include "store.h"
 #include "xalloc.h"
@@ -72,4 +73,18 @@ void args_free(struct args *a)
     free(a->argv);
     free(a->lens);
     memset(a, 0, sizeof *a);
+}
+
+int args_run(redisContext *c, struct args *a, int timeout_ms)
+{
+    int sent;
+    redisReply *r = args_call(c, a, timeout_ms, &sent);
+    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+
+    if (r && rc < 0)
+        log_warn("redis %s: %s", a->argv[0], r->str);
+    if (r)
+        freeReplyObject(r);
+    args_free(a);
+    return rc;
 }

@@ -33,6 +33,10 @@ void args_num(struct args *a, long long n);
  * did not go out (nothing happened). c is dead after NULL. */
 redisReply *args_call(redisContext *c, const struct args *a, int timeout_ms, int *sent);
 
+/* Runs a on c within timeout_ms, ignoring its answer, and frees a. Returns 0, or -1 on
+ * an error (an error reply is logged; after no answer c is dead). */
+int args_run(redisContext *c, struct args *a, int timeout_ms);
+
 /* Queues a on ac; fn gets the reply (NULL when the connection failed). Returns 0, or
  * -1 when ac takes no more commands. */
 int args_send(redisAsyncContext *ac, const struct args *a, redisCallbackFn *fn, void *priv);

@@ -17,12 +17,13 @@
 #include "log.h"
 #include "paths.h"
 #include "archive_url.h"
+#include "cidr.h"
 #include "xalloc.h"
 
 /* The largest settings file read: a few kB is normal, this much is a mistake. */
 #define CONFIG_FILE_MAX (1 << 20)
 
-enum kind { INT, STR, LEVEL };
+enum kind { INT, STR, CHOICE };
 
 struct setting {
     const char *name;
@@ -30,10 +31,15 @@ struct setting {
     size_t offset;
     const char *def;
     long min, max;
+    const char *const *choices; /* CHOICE: the words accepted, NULL-terminated; the field gets the index */
 };
 
-#define S(name, field, def) {name, STR, offsetof(struct config, field), def, 0, 0}
-#define I(name, field, def, min, max) {name, INT, offsetof(struct config, field), def, min, max}
+#define S(name, field, def) {name, STR, offsetof(struct config, field), def, 0, 0, NULL}
+#define I(name, field, def, min, max) {name, INT, offsetof(struct config, field), def, min, max, NULL}
+#define C(name, field, def, words) {name, CHOICE, offsetof(struct config, field), def, 0, 0, words}
+
+static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_sinks[] = {"stderr", "syslog", NULL};
 
 static const struct setting settings[] = {
     S("COMET_REDIS_HOST", redis_host, "127.0.0.1"),
@@ -81,10 +87,15 @@ static const struct setting settings[] = {
     S("COMET_ARCHIVE_CHANNELS", archive_channels, ""),
     I("COMET_ARCHIVE_AGE", archive_age, "0", 0, 100 * 366),
     I("COMET_ARCHIVE_BACKLOG", archive_backlog, "100000", 1, 100000000),
-    {"COMET_LOG_LEVEL", LEVEL, offsetof(struct config, log_level), "info", 0, 0},
+    C("COMET_LOG_LEVEL", log_level, "info", levels),
+    C("COMET_LOG", log_syslog, "stderr", log_sinks),
+    S("COMET_STATS_KEY", stats_key, ""),
+    S("COMET_STATS_ALLOW", stats_allow, ""),
+    S("COMET_WEBHOOK_URL", webhook_url, ""),
+    S("COMET_WEBHOOK_SECRET", webhook_secret, ""),
+    I("COMET_WEBHOOK_QUEUE", webhook_queue, "10000", 1, 10000000),
+    I("COMET_WEBHOOK_GRACE", webhook_grace, "5", 1, 3600),
 };
-
-static const char *const levels[] = {"error", "warn", "info", "debug"};
 
 static int set_one(struct config *c, const struct setting *s, const char *v, char *err, size_t errlen)
 {
@@ -95,13 +106,15 @@ static int set_one(struct config *c, const struct setting *s, const char *v, cha
     case STR:
         *(const char **)((char *)c + s->offset) = v;
         return 0;
-    case LEVEL:
-        for (n = 0; n < 4; n++)
-            if (strcmp(v, levels[n]) == 0) {
+    case CHOICE:
+        for (n = 0; s->choices[n]; n++)
+            if (strcmp(v, s->choices[n]) == 0) {
                 *(int *)((char *)c + s->offset) = (int)n;
                 return 0;
             }
-        snprintf(err, errlen, "%s=%s: expected error, warn, info or debug", s->name, v);
+        snprintf(err, errlen, "%s=%s: expected one of", s->name, v);
+        for (n = 0; s->choices[n]; n++)
+            snprintf(err + strlen(err), errlen - strlen(err), " %s", s->choices[n]);
         return -1;
     case INT:
         errno = 0;
@@ -197,7 +210,7 @@ static char file_notes[1024];  /* warning lines, each ending in \n */
 static int is_secret(const char *key)
 {
     static const char *const secrets[] = {"COMET_REDIS_PASSWORD", "COMET_PUBLISH_KEYS", "COMET_JWT_SECRET",
-                                          "COMET_URL_SECRET"};
+                                          "COMET_URL_SECRET", "COMET_STATS_KEY", "COMET_WEBHOOK_SECRET"};
 
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
         if (strcmp(key, secrets[i]) == 0)
@@ -316,6 +329,22 @@ fail:
     return rc;
 }
 
+/* The webhook's settings go together: a URL (http or https) and a secret to sign with. */
+static int webhook_check(const struct config *c, char *err, size_t errlen)
+{
+    if (!c->webhook_url[0])
+        return 0;
+    if (strncmp(c->webhook_url, "http://", 7) != 0 && strncmp(c->webhook_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "COMET_WEBHOOK_URL=%s: expected an http:// or https:// URL", c->webhook_url);
+        return -1;
+    }
+    if (strlen(c->webhook_secret) < 16) {
+        snprintf(err, errlen, "COMET_WEBHOOK_SECRET: at least 16 bytes are needed with COMET_WEBHOOK_URL");
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads every setting into the one struct, from lookup(). Returns it, or NULL with err. */
 static const struct config *load(char *err, size_t errlen)
 {
@@ -353,8 +382,12 @@ static const struct config *load(char *err, size_t errlen)
         snprintf(err, errlen, "COMET_PREFIX: at most 64 bytes");
         return NULL;
     }
-    if (archive_url_parse(c.archive, &archive, err, errlen) < 0)
+    if (archive_url_parse(c.archive, &archive, err, errlen) < 0 || webhook_check(&c, err, errlen) < 0)
         return NULL;
+    if (cidr_list_check(c.stats_allow, err, errlen) < 0) {
+        snprintf(err + strlen(err), errlen - strlen(err), " (COMET_STATS_ALLOW)");
+        return NULL;
+    }
     keys = lookup("COMET_PUBLISH_KEYS");
     if (keys && split_keys(&c, keys_copy = xstrdup(keys), err, errlen) < 0)
         return NULL;

@@ -45,7 +45,14 @@ struct config {
     int max_waiting;            /* external mode: waiting requests one process holds */
     int ws_rate;                /* messages a WebSocket client may send per second (close 1008 past it) */
     int threads;                /* external mode: accept threads */
-    int log_level;
+    int log_level;              /* enum log_level */
+    int log_syslog;             /* COMET_LOG: 0 stderr, 1 syslog */
+    const char *stats_key;      /* the key /stats and /metrics take as a bearer token; "" none */
+    const char *stats_allow;    /* CIDRs /stats and /metrics answer without a key; "" none */
+    const char *webhook_url;    /* where the worker POSTs channel events; "" off */
+    const char *webhook_secret; /* HMAC-SHA256 key of their signature */
+    int webhook_queue;          /* webhook events queued in Redis, at most */
+    int webhook_grace;          /* seconds a channel stays empty before it is vacated */
     const char *private_channels; /* channel patterns that need a token or a signed URL */
     const char *jwt_secret;     /* HS256 shared secret; empty: HS256 tokens are refused */
     const char *jwt_public_key; /* path of a PEM public key for RS256/ES256 tokens */

@@ -15,8 +15,13 @@
  *                  events that Redis lost
  *   P archive      stream of stored events not yet in the SQL archive (fields i: id,
  *                  c: channel, e: envelope), at most COMET_ARCHIVE_BACKLOG entries
- *   P stats        counters (published, archived, archive_dropped); P waiting: zset of
- *                  waiting requests by deadline */
+ *   P stats        counters (published, archived, archive_dropped, accepted, accepted_events,
+ *                  delivered, webhook_sent, webhook_failed, webhook_dropped)
+ *   P waiting      zset of waiting requests by deadline; P wt:TRANSPORT the same per
+ *                  transport; P w:CHANNEL the same per channel (subscribers now)
+ *   P occupied     zset of the channels webhooks know as occupied, each scored by when
+ *                  the sweep looks at it again
+ *   P hooks        list of webhook events to send (JSON), at most COMET_WEBHOOK_QUEUE */
 #ifndef COMET_STORE_H
 #define COMET_STORE_H
 
@@ -65,13 +70,15 @@ struct store_queued {
     enum store_status status;
     long long n; /* events of the publish (on a replay: of the first) */
     char *ids;   /* on a replay, the first's ids as a JSON array once stored; else NULL. Caller frees */
+    int worker_absent; /* no worker held the lease when it was queued: nothing will store it yet */
 };
 
 /* The key where the worker confirms a ?wait=1 publish of process scope with token. */
 void store_reply_key(const struct config *cfg, const char *scope, const char *token, char *out);
 
-/* Queues p: XADD to the inbox or, with an Idempotency-Key, the script that queues it
- * at most once per key and remembers the request's fingerprint. */
+/* Queues p: one script that appends it to the inbox (with an Idempotency-Key, at most
+ * once per key, remembering the request's fingerprint), counts it in the stats hash
+ * (accepted, accepted_events) and reads whether a worker holds the lease. */
 void store_queue_args(const struct config *cfg, const struct store_publish *p, struct args *a);
 void store_queue_result(const redisReply *r, const struct store_publish *p, struct store_queued *out);
 void store_queue(redisContext *c, const struct config *cfg, const struct store_publish *p, struct store_queued *out);
@@ -100,10 +107,20 @@ void store_rate_args(const struct config *cfg, const char *who, struct args *a);
 long long store_rate_result(const redisReply *r);
 long long store_rate(redisContext *c, const struct config *cfg, const char *who);
 
-/* /stats in one call: a new JSON object (with the release, "version"), or NULL. */
+/* The transports the waiting sets count separately (P wt:NAME). */
+#define STORE_TRANSPORTS 4
+extern const char *const store_transports[STORE_TRANSPORTS];
+
+/* /stats in one call: a new JSON object (with the release, "version"), or NULL. Beyond
+ * the first release's fields: waiting_by (per transport), accepted, accepted_events,
+ * delivered, worker.lag_ms (age of the oldest inbox entry), webhook {queued, sent,
+ * failed, dropped}. /metrics renders the same object. */
 void store_stats_args(const struct config *cfg, struct args *a);
 json_t *store_stats_result(const redisReply *r, const struct config *cfg);
 json_t *store_stats(redisContext *c, const struct config *cfg);
+
+/* One counter of the stats hash (0 when never counted), or -1 on an error. */
+long long store_stats_counter(redisContext *c, const struct config *cfg, const char *name);
 
 /* ---- waiting requests (store_wait.c) ---- */
 
@@ -161,11 +178,20 @@ int store_subscribe_async(redisAsyncContext *ac, const struct config *cfg, const
                           redisCallbackFn *fn, void *priv);
 int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, const char *channel);
 
-/* Registers a waiting request until deadline_ms (wall clock), or removes it when
- * deadline_ms is 0. Returns 0 or -1. The _async form queues it, fn (with no data)
- * getting the answer. */
-int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms);
-int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
+/* A waiting request as the waiting sets count it; everything borrowed. */
+struct store_waiter {
+    const char *member;     /* its unique name (proc_name) */
+    const char *transport;  /* poll, sse, stream or iframe */
+    char *const *channels;
+    size_t n;
+};
+
+/* Counts w in the waiting sets (all, its transport's, each of its channels') until
+ * deadline_ms (wall clock), or out of them when deadline_ms is 0; with webhooks on, a
+ * channel's first waiting request queues channel_occupied (store_waiting.lua). Returns
+ * 0 or -1. The _async form queues it, fn (with no data) getting the answer. */
+int store_waiting(redisContext *c, const struct config *cfg, const struct store_waiter *w, long long deadline_ms);
+int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const struct store_waiter *w,
                         long long deadline_ms, redisCallbackFn *fn);
 
 /* Admits one more waiting request (member, counted until deadline_ms, wall clock)
@@ -182,6 +208,29 @@ long long store_admit(redisContext *c, const struct config *cfg, const char *add
 int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
 int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member,
                       redisCallbackFn *fn);
+
+/* ---- channel information (store_channel.c) ---- */
+
+/* A page of /channels: the channels found among at most STORE_CHANNELS_SCAN keys
+ * looked at, stopping once STORE_CHANNELS_PAGE are found (SCAN answers in batches of up
+ * to 100 keys, so a page holds at most STORE_CHANNELS_PAGE + 99 channels). */
+#define STORE_CHANNELS_PAGE 100
+#define STORE_CHANNELS_SCAN 10000
+
+/* One channel: {"channel", "subscribers" (waiting requests on it now, all nodes),
+ * "retained", "last_id", "last_time" (ms; both null without history)}. The result is
+ * a new object, or NULL for a reply that is not one. */
+void store_channel_args(const struct config *cfg, const char *channel, struct args *a);
+json_t *store_channel_result(const redisReply *r, const char *channel);
+
+/* A page of channels whose names start with prefix, from SCAN cursor ("" or "0": the
+ * start): {"channels":[one channel's object, ...], "more": bool, "cursor": "…"}; keep
+ * (NULL: all) says which names the asker may see. New object, or NULL. */
+void store_channels_args(const struct config *cfg, const char *prefix, const char *cursor, struct args *a);
+json_t *store_channels_result(const redisReply *r, int (*keep)(const char *name, void *priv), void *priv);
+
+/* Deletes a channel's history; the reply is the number of events removed. */
+void store_channel_delete_args(const struct config *cfg, const char *channel, struct args *a);
 
 /* ---- the worker (store_worker.c) ---- */
 
@@ -236,6 +285,23 @@ long long store_lease_gone(redisContext *c, const struct config *cfg);
  * -1 on an I/O error. */
 long long store_client_id(redisContext *c);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
+
+/* ---- webhooks (store_webhook.c) ---- */
+
+/* Vacates the occupied channels due a look whose waiting requests are all gone,
+ * queueing channel_vacated for each (store_webhook.lua). 0 or -1 (c is then dead). */
+int store_webhook_sweep(redisContext *c, const struct config *cfg);
+
+/* Takes up to most queued webhook events (each a JSON object) from the queue's head:
+ * the reply (caller frees; an array, or nil when none is queued), or NULL on an error. */
+redisReply *store_webhook_take(redisContext *c, const struct config *cfg, int most);
+
+/* Puts taken events (a take reply's array) back at the queue's head, in their order,
+ * for another sender. 0 or -1. */
+int store_webhook_putback(redisContext *c, const struct config *cfg, const redisReply *events);
+
+/* Adds n to the stats counter what (webhook_sent, webhook_failed). 0 or -1. */
+int store_webhook_count(redisContext *c, const struct config *cfg, const char *what, long long n);
 
 /* ---- the archive writer (store_archive.c) ---- */
 

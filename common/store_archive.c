@@ -99,18 +99,5 @@ int store_archive_ack(redisContext *c, const struct config *cfg, const struct st
 
 long long store_archive_dropped(redisContext *c, const struct config *cfg)
 {
-    struct args a = {0};
-    redisReply *r;
-    long long n;
-    int sent;
-
-    args_str(&a, "HGET");
-    args_key(&a, cfg, "stats", "");
-    args_str(&a, "archive_dropped");
-    r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
-    args_free(&a);
-    n = !r || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    if (r)
-        freeReplyObject(r);
-    return n;
+    return store_stats_counter(c, cfg, "archive_dropped");
 }

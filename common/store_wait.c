@@ -15,6 +15,7 @@
 #include "redis.h"
 #include "store_history_lua.h" /* generated from store_history.lua */
 #include "store_read_lua.h"    /* generated from store_read.lua */
+#include "store_waiting_lua.h" /* generated from store_waiting.lua */
 #include "xalloc.h"
 
 /* Admits a waiting request of one client address: drops the members whose deadline
@@ -166,21 +167,6 @@ fail:
     return rc;
 }
 
-/* Runs a on c, ignoring its answer. Returns 0, or -1 on an error (logged). */
-static int args_run(redisContext *c, struct args *a)
-{
-    int sent;
-    redisReply *r = args_call(c, a, STORE_TIMEOUT_MS, &sent);
-    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
-
-    if (r && rc < 0)
-        log_warn("redis %s: %s", a->argv[0], r->str);
-    if (r)
-        freeReplyObject(r);
-    args_free(a);
-    return rc;
-}
-
 /* Queues a on ac, its answer ignored (fn NULL) or given to fn. Returns 0 or -1. */
 static int args_queue(redisAsyncContext *ac, struct args *a, redisCallbackFn *fn, void *priv)
 {
@@ -213,30 +199,43 @@ int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, con
     return args_queue(ac, &a, NULL, NULL);
 }
 
-/* ZADD to the waiting set until deadline_ms, or ZREM from it when deadline_ms is 0. */
-static void waiting_args(const struct config *cfg, const char *member, long long deadline_ms, struct args *a)
+/* The waiting script (store_waiting.lua) for w, counted in until deadline_ms or out (0). */
+static void waiting_args(const struct config *cfg, const struct store_waiter *w, long long deadline_ms,
+                         struct args *a)
 {
-    args_str(a, deadline_ms ? "ZADD" : "ZREM");
+    args_str(a, "EVAL");
+    args_str(a, store_waiting_lua);
+    args_num(a, (long long)w->n + 5);
     args_key(a, cfg, "waiting", "");
-    if (deadline_ms)
-        args_num(a, deadline_ms);
-    args_str(a, member);
+    args_key(a, cfg, "wt:", w->transport);
+    args_key(a, cfg, "occupied", "");
+    args_key(a, cfg, "hooks", "");
+    args_key(a, cfg, "stats", "");
+    for (size_t i = 0; i < w->n; i++)
+        args_key(a, cfg, "w:", w->channels[i]);
+    args_str(a, w->member);
+    args_num(a, deadline_ms);
+    args_num(a, clock_wall_ms());
+    args_num(a, cfg->webhook_grace * 1000LL);
+    args_num(a, cfg->webhook_url[0] ? cfg->webhook_queue : 0);
+    for (size_t i = 0; i < w->n; i++)
+        args_str(a, w->channels[i]);
 }
 
-int store_waiting(redisContext *c, const struct config *cfg, const char *member, long long deadline_ms)
+int store_waiting(redisContext *c, const struct config *cfg, const struct store_waiter *w, long long deadline_ms)
 {
     struct args a = {0};
 
-    waiting_args(cfg, member, deadline_ms, &a);
-    return args_run(c, &a);
+    waiting_args(cfg, w, deadline_ms, &a);
+    return args_run(c, &a, STORE_TIMEOUT_MS);
 }
 
-int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const char *member,
+int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const struct store_waiter *w,
                         long long deadline_ms, redisCallbackFn *fn)
 {
     struct args a = {0};
 
-    waiting_args(cfg, member, deadline_ms, &a);
+    waiting_args(cfg, w, deadline_ms, &a);
     return args_queue(ac, &a, fn, NULL);
 }
 
@@ -302,7 +301,7 @@ int store_leave(redisContext *c, const struct config *cfg, const char *addr, con
     struct args a = {0};
 
     leave_args(cfg, addr, member, &a);
-    return args_run(c, &a);
+    return args_run(c, &a, STORE_TIMEOUT_MS);
 }
 
 int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member,

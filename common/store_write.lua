@@ -43,7 +43,7 @@ end
 local maxlen, age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local floor = string.format('%.0f-0', now - age)
 local ids = {}
-local cap, queued = tonumber(ARGV[9]), 0
+local cap, queued, delivered = tonumber(ARGV[9]), 0, 0
 for i = 7, #KEYS do
   if now > ms then ms, n = now, 0 else n = n + 1 end
   local id = string.format('%.0f-%.0f', ms, n)
@@ -74,7 +74,7 @@ for i = 7, #KEYS do
     redis.call('XSETID', key, id, 'MAXDELETEDID', cut)
   end
   redis.call('PEXPIRE', key, age)
-  redis.call('PUBLISH', ARGV[6] .. ARGV[j], env)
+  delivered = delivered + redis.call('PUBLISH', ARGV[6] .. ARGV[j], env)
   if cap > 0 and string.byte(ARGV[10], i - 6) == 49 then
     -- Its own entry id ('*'): an event id that went back (Redis lost data) cannot fail it.
     redis.call('XADD', KEYS[6], '*', 'i', id, 'c', ARGV[j], 'e', env)
@@ -91,6 +91,9 @@ if queued > 0 then
 end
 redis.call('SET', KEYS[2], ids[#ids])
 redis.call('HINCRBY', KEYS[4], 'published', #ids)
+-- Deliveries: each event's PUBLISH counts the subscriptions it reached, one per process
+-- (and node) waiting on its channel, not each client.
+redis.call('HINCRBY', KEYS[4], 'delivered', delivered)
 redis.call('XDEL', KEYS[1], ARGV[2])
 if ARGV[5] ~= '' then
   -- The publisher waits on the list (BLPOP) or on the key as a pub/sub channel.

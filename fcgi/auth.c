@@ -317,6 +317,11 @@ const struct config_key *auth_key(const struct config *cfg, const char *secret)
     return found;
 }
 
+int auth_stats_key(const struct config *cfg, const char *secret)
+{
+    return cfg->stats_key[0] && secret && same(cfg->stats_key, secret);
+}
+
 const char *auth_request_token(const char *authorization, const char *query_token, const char *cookie,
                                char *buf, size_t len)
 {

@@ -52,6 +52,9 @@ enum auth_status auth_publish(const struct config *cfg, const char *token, char 
  * nor how much of one matched. */
 const struct config_key *auth_key(const struct config *cfg, const char *secret);
 
+/* 1 when secret is COMET_STATS_KEY (set), compared in constant time. */
+int auth_stats_key(const struct config *cfg, const char *secret);
+
 /* The token a waiting request carries: Authorization: Bearer, else the token query
  * parameter (query_token, may be NULL), else the comet_token cookie. Returns a
  * pointer into one of them or into buf (size len, for the cookie's value), or NULL. */

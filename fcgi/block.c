@@ -161,8 +161,10 @@ static int block_open(struct block *b)
 static int block_count(struct block *b)
 {
     redisContext *cmd = conn_get(b->cfg);
+    struct store_waiter sw;
 
-    if (cmd && store_waiting(cmd, b->cfg, b->w->name, b->w->until) == 0)
+    request_waiter(b->w, &sw);
+    if (cmd && store_waiting(cmd, b->cfg, &sw, b->w->until) == 0)
         return 0;
     conn_drop();
     return -1;
@@ -172,9 +174,11 @@ void block_serve(FCGX_Request *req, const struct config *cfg, const struct reque
 {
     struct block b = {.req = req, .cfg = cfg, .w = w};
     struct session_start st;
+    struct store_waiter sw;
     redisContext *cmd;
 
     request_session(w, cors, &st);
+    request_waiter(w, &sw);
     b.s = session_new(cfg, &st);
     if (block_open(&b) < 0) {
         session_fail(b.s, &b.out);
@@ -186,7 +190,7 @@ void block_serve(FCGX_Request *req, const struct config *cfg, const struct reque
             block_wait(&b);
         block_flush(&b);
     }
-    if ((cmd = conn_get(cfg)) && (store_waiting(cmd, cfg, w->name, 0) < 0 ||
+    if ((cmd = conn_get(cfg)) && (store_waiting(cmd, cfg, &sw, 0) < 0 ||
                                   (w->addr && store_leave(cmd, cfg, w->addr, w->name) < 0)))
         conn_drop();
     if (b.sub)

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "reply.h"
 #include "store.h"
@@ -46,14 +47,14 @@ static void block_replay(redisContext *c, const struct config *cfg, const char *
     if (job->wait && q->ids)
         outcome_stored(out, cors, q->ids, 1);
     else if (job->wait)
-        outcome_unconfirmed(out, cors, q->n, 1);
+        outcome_unconfirmed(out, cors, q->n, 1, q->worker_absent);
     else
-        outcome_queued(out, cors, q->n, 1);
+        outcome_queued(out, cors, q->n, 1, q->worker_absent);
 }
 
 /* ?wait=1 after queueing: the worker's ids, or unconfirmed after COMET_PUBLISH_WAIT. */
 static void block_wait(redisContext *c, const struct config *cfg, const char *cors, const char *reply_key,
-                       long long n, struct buf *out)
+                       const struct store_queued *q, struct buf *out)
 {
     char *ids = NULL;
     int rc = store_await_ids(c, reply_key, cfg->publish_wait, &ids);
@@ -61,17 +62,17 @@ static void block_wait(redisContext *c, const struct config *cfg, const char *co
     if (rc > 0)
         outcome_stored(out, cors, ids, 0);
     else if (rc == 0)
-        outcome_unconfirmed(out, cors, n, 0);
+        outcome_unconfirmed(out, cors, q->n, 0, q->worker_absent);
     else
-        outcome_unknown(out, cors, n, 1);
+        outcome_unknown(out, cors, q->n, 1);
     if (rc < 0)
         conn_drop();
     free(ids);
 }
 
 /* A queued publish's 202, once COMET_REDIS_WAIT_REPLICAS replicas have it (else 504). */
-static void block_replicated(redisContext *c, const struct config *cfg, const char *cors, long long n,
-                             struct buf *out)
+static void block_replicated(redisContext *c, const struct config *cfg, const char *cors,
+                             const struct store_queued *q, struct buf *out)
 {
     long long acks = cfg->redis_wait_replicas ? store_replicated(c, cfg->redis_wait_replicas,
                                                                  cfg->redis_wait_timeout) : 0;
@@ -79,9 +80,9 @@ static void block_replicated(redisContext *c, const struct config *cfg, const ch
     if (acks < 0)
         conn_drop();
     if (acks < cfg->redis_wait_replicas)
-        outcome_unreplicated(out, cors, n, acks);
+        outcome_unreplicated(out, cors, q->n, acks);
     else
-        outcome_queued(out, cors, n, 0);
+        outcome_queued(out, cors, q->n, 0, q->worker_absent);
 }
 
 /* Queues job on c and answers what queueing did. */
@@ -100,11 +101,12 @@ static void block_queue(redisContext *c, const struct config *cfg, const char *c
     if (q.status == STORE_REFUSED || q.status == STORE_UNKNOWN)
         conn_drop();
     if (q.status == STORE_QUEUED)
-        log_info("%zu events by %s", job->batch.n, job->who);
+        log_debug("publish: %zu events by %s", job->batch.n, job->who);
+    publish_note_worker(q.worker_absent);
     if (q.status == STORE_QUEUED && job->wait)
-        block_wait(c, cfg, cors, reply_key, q.n, out); /* the worker confirms once replicated */
+        block_wait(c, cfg, cors, reply_key, &q, out); /* the worker confirms once replicated */
     else if (q.status == STORE_QUEUED)
-        block_replicated(c, cfg, cors, q.n, out);
+        block_replicated(c, cfg, cors, &q, out);
     else if (q.status == STORE_REPLAY)
         block_replay(c, cfg, cors, job, &q, out);
     else if (q.status == STORE_CONFLICT)
@@ -125,6 +127,7 @@ void block_publish(FCGX_Request *req, const struct config *cfg, const char *cors
         reply_unavailable_to(&out, cors);
     else if (block_rate(c, cfg, cors, job, &out))
         block_queue(c, cfg, cors, job, &out);
+    metrics_publish_answered(reply_last_status());
     FCGX_PutStr(out.s, (int)out.len, req->out);
     buf_free(&out);
 }

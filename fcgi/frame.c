@@ -14,6 +14,11 @@ static int is_sse(enum frame_kind k)
     return k == FRAME_SSE || k == FRAME_SSE_UNTYPED;
 }
 
+const char *frame_kind_name(enum frame_kind k)
+{
+    return k == FRAME_POLL ? "poll" : k == FRAME_LINES ? "stream" : k == FRAME_IFRAME ? "iframe" : "sse";
+}
+
 const char *frame_content_type(enum frame_kind k, const char *cb)
 {
     switch (k) {

@@ -23,6 +23,9 @@ enum frame_kind {
     FRAME_KINDS
 };
 
+/* The transport's name as metrics label it: poll, sse, stream or iframe (static). */
+const char *frame_kind_name(enum frame_kind k);
+
 /* The content type of an answer of this kind; cb only matters for FRAME_POLL (JSONP). */
 const char *frame_content_type(enum frame_kind k, const char *cb);
 

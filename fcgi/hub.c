@@ -1,7 +1,7 @@
 /* hub: external mode's event-loop thread and the life every request it holds shares:
  * the hand-over from the accept threads, start once Redis is up, output queued as
  * FastCGI records and written once per loop round, close and free. What each kind of
- * request does is its file's (hub_wait.c, hub_publish.c, hub_stats.c); the loop is
+ * request does is its file's (hub_wait.c, hub_publish.c, hub_ask.c); the loop is
  * loop.c's, the Redis connections link.c's. */
 #include "hub.h"
 

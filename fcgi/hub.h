@@ -1,6 +1,7 @@
 /* hub: external mode's event loop. Accept threads read and check requests and hand
  * those that need Redis to it, detached from libfcgi: waiting requests (each driving a
- * session, joined to the channels of one shared subscription), publishes and /stats.
+ * session, joined to the channels of one shared subscription), publishes and one-command requests
+ * (/stats, /metrics, channel information).
  * One thread holds them all and talks to Redis asynchronously, so no accept thread
  * ever waits on Redis. A waiting request costs a few hundred bytes: no thread, no
  * stack, no Redis connection. */
@@ -38,7 +39,8 @@ void hub_wait(FCGX_Request *req, const struct config *cfg, const struct request_
  * Takes job's contents (job is left empty). */
 void hub_publish(FCGX_Request *req, const struct config *cfg, struct publish_job *job, const char *cors);
 
-/* GET /stats. */
-void hub_stats(FCGX_Request *req, const struct config *cfg, const char *cors);
+/* A one-command request (/stats, /metrics, /channel, /channels): takes k. */
+struct ask;
+void hub_ask(FCGX_Request *req, const struct config *cfg, const char *cors, struct ask *k);
 
 #endif

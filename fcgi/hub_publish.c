@@ -14,6 +14,8 @@
 #include "hub_req.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
+#include "reply.h"
 #include "outcome.h"
 #include "store.h"
 #include "xalloc.h"
@@ -33,6 +35,7 @@ struct hub_pub {
     char reply_key[STORE_KEY_MAX];
     long long n, deadline;
     int polling; /* an LPOP or HGET of the ids is in flight */
+    int absent;  /* no worker held the lease when it was queued */
     int listed;  /* on pubs.waiting (to queue once the pattern is subscribed) or pubs.confirming */
     LIST_ENTRY(hub_pub) link;
 };
@@ -63,6 +66,7 @@ static void pub_unlist(struct hub_pub *p)
 
 static void pub_answer_unavailable(struct hub_pub *p)
 {
+    metrics_publish_answered(503);
     hub_req_unavailable(&p->req);
 }
 
@@ -71,6 +75,7 @@ static void pub_answer_unavailable(struct hub_pub *p)
     do {                                           \
         size_t at_ = hub_req_open(&(p)->req);      \
         call;                                      \
+        metrics_publish_answered(reply_last_status()); \
         hub_req_emit(&(p)->req, at_, 1);           \
     } while (0)
 
@@ -135,7 +140,7 @@ static void pub_replicated(redisAsyncContext *ac, void *reply, void *priv)
         return;
     link_refused(r);
     if (acks >= pubs.cfg->redis_wait_replicas)
-        PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, p->n, 0));
+        PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, p->n, 0, p->absent));
     else
         PUB_ANSWER(p, outcome_unreplicated(&p->req.out, p->req.cors, p->n, acks));
 }
@@ -148,7 +153,7 @@ static void pub_replicate(struct hub_pub *p)
 
     p->phase = PUB_REPLICATE;
     if (!pubs.cfg->redis_wait_replicas) {
-        PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, p->n, 0));
+        PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, p->n, 0, p->absent));
     } else if (!cmd || redisAsyncCommand(cmd, pub_replicated, p, "WAIT %d %d", pubs.cfg->redis_wait_replicas,
                                          pubs.cfg->redis_wait_timeout) != REDIS_OK) {
         link_fail();
@@ -171,9 +176,11 @@ static void pub_queued(redisAsyncContext *ac, void *reply, void *priv)
     publish_store(&p->job, p->reply_key, &sp);
     store_queue_result(reply, &sp, &q);
     p->n = q.n;
+    p->absent = q.worker_absent;
+    publish_note_worker(q.worker_absent);
     p->deadline = clock_ms() + pubs.cfg->publish_wait * 1000LL;
     if (q.status == STORE_QUEUED)
-        log_info("%zu events by %s", p->job.batch.n, p->job.who);
+        log_debug("publish: %zu events by %s", p->job.batch.n, p->job.who);
     if (q.status == STORE_QUEUED && p->job.wait) {
         p->phase = PUB_CONFIRM;
         pub_list(&pubs.confirming, p);
@@ -186,7 +193,7 @@ static void pub_queued(redisAsyncContext *ac, void *reply, void *priv)
         if (q.ids && p->job.wait)
             PUB_ANSWER(p, outcome_stored(&p->req.out, p->req.cors, q.ids, 1));
         else
-            PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, q.n, 1));
+            PUB_ANSWER(p, outcome_queued(&p->req.out, p->req.cors, q.n, 1, q.worker_absent));
     } else if (q.status == STORE_CONFLICT) {
         PUB_ANSWER(p, outcome_conflict(&p->req.out, p->req.cors));
     } else if (q.status == STORE_UNKNOWN) {
@@ -276,7 +283,7 @@ static void pub_polled(redisAsyncContext *ac, void *reply, void *priv)
         if (ids)
             PUB_ANSWER(p, outcome_stored(&p->req.out, p->req.cors, ids, replay));
         else
-            PUB_ANSWER(p, outcome_unconfirmed(&p->req.out, p->req.cors, p->n, replay));
+            PUB_ANSWER(p, outcome_unconfirmed(&p->req.out, p->req.cors, p->n, replay, p->absent));
     }
     free(ids);
 }
@@ -327,7 +334,7 @@ static void pub_stop(struct hub_req *r)
 
     pub_unlist(p);
     if (p->phase == PUB_CONFIRM || p->phase == PUB_REPLAY)
-        PUB_ANSWER(p, outcome_unconfirmed(&p->req.out, p->req.cors, p->n, p->phase == PUB_REPLAY));
+        PUB_ANSWER(p, outcome_unconfirmed(&p->req.out, p->req.cors, p->n, p->phase == PUB_REPLAY, p->absent));
     else if (p->phase == PUB_REPLICATE)
         PUB_ANSWER(p, outcome_unreplicated(&p->req.out, p->req.cors, p->n, -1));
     else if (sent)

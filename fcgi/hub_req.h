@@ -1,6 +1,6 @@
 /* hub_req: what every request the hub holds shares (hub.c: its connection, its output
  * as FastCGI records, its life), and the hooks of each kind (hub_wait.c for waiting
- * requests, hub_publish.c, hub_stats.c). Internal to the hub: only the hub thread
+ * requests, hub_publish.c, hub_ask.c). Internal to the hub: only the hub thread
  * touches a request once it is handed over. */
 #ifndef COMET_HUB_REQ_H
 #define COMET_HUB_REQ_H

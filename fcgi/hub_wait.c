@@ -33,7 +33,14 @@ struct hub_waiter {
     int admitted;             /* its address's set holds name */
     long long until;          /* wall-clock end of its place in those sets */
     struct hub_archive_job job; /* the SQL archive's read of its gap, while one is asked */
+    const char *transport;    /* frame_kind_name: its label in the waiting sets */
 };
+
+/* w as the store's waiting sets count it. */
+static struct store_waiter waiter_counted(const struct hub_waiter *w)
+{
+    return (struct store_waiter){w->name, w->transport, w->names, w->n};
+}
 
 static struct {
     const struct config *cfg;
@@ -156,12 +163,13 @@ static void waiter_read(struct hub_waiter *w)
     redisAsyncContext *cmd = link_cmd();
     char since[CURSOR_MAX];
     struct store_page none = {0}; /* the page a caught-up waiter would read */
+    struct store_waiter sw = waiter_counted(w);
     int caught_up;
 
     session_since(w->s, since);
     caught_up = waiter_caught_up(w, since, &none.last);
     if (!cmd || (!caught_up && waiter_send_read(w, cmd, since) < 0) ||
-        (!w->read && store_waiting_async(cmd, wait.cfg, w->name, w->until, link_reply) < 0)) {
+        (!w->read && store_waiting_async(cmd, wait.cfg, &sw, w->until, link_reply) < 0)) {
         link_fail();
         return;
     }
@@ -251,10 +259,11 @@ static void waiter_leave(struct hub_req *r)
 {
     struct hub_waiter *w = (struct hub_waiter *)r;
     redisAsyncContext *cmd = link_cmd();
+    struct store_waiter sw = waiter_counted(w);
 
     for (size_t k = 0; k < w->n; k++)
         channel_leave(&w->m[k]);
-    if (cmd && ((w->read && store_waiting_async(cmd, wait.cfg, w->name, 0, link_reply) < 0) ||
+    if (cmd && ((w->read && store_waiting_async(cmd, wait.cfg, &sw, 0, link_reply) < 0) ||
                 (w->admitted && store_leave_async(cmd, wait.cfg, w->addr, w->name, link_reply) < 0)))
         link_fail();
     atomic_fetch_sub(&wait_count, 1);
@@ -357,6 +366,7 @@ static struct hub_waiter *waiter_new(const struct config *cfg, const struct requ
         w->m[k].owner = w;
     w->addr = cfg->max_waiting_addr ? xstrdup(addr ? addr : "") : NULL;
     w->until = rw->until;
+    w->transport = frame_kind_name(rw->kind);
     atomic_fetch_add(&wait_count, 1);
     return w;
 }

@@ -23,6 +23,8 @@
 #include "history.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
+#include "ops.h"
 #include "pattern.h"
 #include "proc.h"
 #include "publish.h"
@@ -65,28 +67,6 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* GET /stats. Returns 1 when the hub took it. */
-static int serve_stats(FCGX_Request *req, const struct config *cfg, const char *cors)
-{
-    redisContext *c;
-    json_t *stats;
-
-    if (!request_method(req, cors, "GET"))
-        return 0;
-    request_drain(req);
-    if (external) {
-        hub_stats(req, cfg, cors);
-        return 1;
-    }
-    if (!(c = conn_get(cfg)) || !(stats = store_stats(c, cfg))) {
-        conn_drop();
-        reply_unavailable(req->out, cors);
-        return 0;
-    }
-    reply_json(req->out, cors, 200, stats, NULL);
-    return 0;
-}
-
 /* GET /history: answered where it is read, in both process models (an accept thread
  * in external mode: it is short, and blocking only on its own connections). */
 static int serve_history(FCGX_Request *req, const struct config *cfg, const char *cors)
@@ -102,7 +82,9 @@ static int serve_publish(FCGX_Request *req, const struct config *cfg, const char
     struct publish_job job;
     int taken = 0;
 
-    if (publish_read(req, cfg, cors, &job) == 0) {
+    if (publish_read(req, cfg, cors, &job) < 0) {
+        metrics_publish_answered(reply_last_status());
+    } else {
         request_drain(req);
         taken = external;
         if (external)
@@ -129,7 +111,7 @@ static void cors_lines(FCGX_Request *req, const struct config *cfg, char *buf)
             return;
     snprintf(buf, CORS_MAX,
              "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
-             "Access-Control-Expose-Headers: Retry-After, Idempotent-Replayed\r\nVary: Origin\r\n", origin);
+             "Access-Control-Expose-Headers: Retry-After, Idempotent-Replayed, Comet-Worker\r\nVary: Origin\r\n", origin);
 }
 
 /* A waiting request of kind: read, checked, admitted, then served by this process
@@ -170,7 +152,7 @@ static int route(FCGX_Request *req, const struct config *cfg)
     request_endpoint(req, endpoint, sizeof endpoint);
     if (method && strcmp(method, "OPTIONS") == 0) {
         reply_head(&head, 204, "text/plain", 0, cors,
-                   "Access-Control-Allow-Methods: GET, POST\r\n"
+                   "Access-Control-Allow-Methods: GET, POST, DELETE\r\n"
                    "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID, Idempotency-Key\r\n"
                    "Access-Control-Max-Age: 600\r\n");
         FCGX_PutStr(head.s, (int)head.len, req->out);
@@ -183,7 +165,13 @@ static int route(FCGX_Request *req, const struct config *cfg)
     if (strcmp(endpoint, "publish") == 0)
         return serve_publish(req, cfg, cors);
     if (strcmp(endpoint, "stats") == 0)
-        return serve_stats(req, cfg, cors);
+        return ops_stats(req, cfg, cors, external);
+    if (strcmp(endpoint, "metrics") == 0)
+        return ops_metrics(req, cfg, cors, external);
+    if (strcmp(endpoint, "channel") == 0)
+        return ops_channel(req, cfg, cors, external);
+    if (strcmp(endpoint, "channels") == 0)
+        return ops_channels(req, cfg, cors, external);
     if (strcmp(endpoint, "history") == 0)
         return serve_history(req, cfg, cors);
     if (strcmp(endpoint, "ws") == 0) {
@@ -191,7 +179,8 @@ static int route(FCGX_Request *req, const struct config *cfg)
                                                "comet.fcgi -w (README: WebSocket); use sse, stream or poll");
         return 0;
     }
-    reply_error(req->out, cors, 404, NULL, "no such endpoint: use poll, sse, stream, iframe, history, publish or stats");
+    reply_error(req->out, cors, 404, NULL,
+                "no such endpoint: use poll, sse, stream, iframe, history, publish, stats, metrics, channel or channels");
     return 0;
 }
 
@@ -348,7 +337,7 @@ static const struct config *settings(const struct options *o)
         fprintf(stderr, "%s: %s\n", o->name, err);
         return NULL;
     }
-    log_init(o->name, (enum log_level)cfg->log_level);
+    log_init(o->name, (enum log_level)cfg->log_level, cfg->log_syslog);
     config_log_warnings(cfg);
     if (o->check)
         printf("%s %s: configuration OK; settings file: %s\n", o->name, comet_version,
@@ -374,6 +363,7 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    metrics_init();
     srand((unsigned)(clock_wall_ms() ^ ((long long)getpid() << 16)));
     if (o.sock && (listen_fd = FCGX_OpenSocket(o.sock, 4096)) < 0) { /* bursts; capped by somaxconn */
         log_error("cannot listen on %s", o.sock);

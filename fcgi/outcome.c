@@ -7,10 +7,21 @@
 #include "reply.h"
 
 #define REPLAYED "Idempotent-Replayed: true\r\n"
+#define ABSENT "Comet-Worker: absent\r\n"
 
-void outcome_queued(struct buf *out, const char *cors, long long n, int replayed)
+/* A 202's extra header lines and its "worker" field, when no worker holds the lease. */
+static void queued_reply(struct buf *out, const char *cors, json_t *body, int replayed, int absent)
 {
-    reply_json_to(out, 202, cors, json_pack("{s:I}", "accepted", (json_int_t)n), replayed ? REPLAYED : NULL);
+    static const char *const extra[2][2] = {{NULL, REPLAYED}, {ABSENT, ABSENT REPLAYED}};
+
+    if (absent)
+        json_object_set_new(body, "worker", json_string("absent"));
+    reply_json_to(out, 202, cors, body, extra[!!absent][!!replayed]);
+}
+
+void outcome_queued(struct buf *out, const char *cors, long long n, int replayed, int absent)
+{
+    queued_reply(out, cors, json_pack("{s:I}", "accepted", (json_int_t)n), replayed, absent);
 }
 
 void outcome_stored(struct buf *out, const char *cors, const char *ids, int replayed)
@@ -20,10 +31,9 @@ void outcome_stored(struct buf *out, const char *cors, const char *ids, int repl
     reply_json_to(out, 200, cors, json_pack("{s:o}", "ids", v ? v : json_array()), replayed ? REPLAYED : NULL);
 }
 
-void outcome_unconfirmed(struct buf *out, const char *cors, long long n, int replayed)
+void outcome_unconfirmed(struct buf *out, const char *cors, long long n, int replayed, int absent)
 {
-    reply_json_to(out, 202, cors, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0),
-                 replayed ? REPLAYED : NULL);
+    queued_reply(out, cors, json_pack("{s:I, s:b}", "accepted", (json_int_t)n, "confirmed", 0), replayed, absent);
 }
 
 void outcome_unknown(struct buf *out, const char *cors, long long n, int queued)

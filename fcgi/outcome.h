@@ -9,9 +9,11 @@
 
 #include "buf.h"
 
-void outcome_queued(struct buf *out, const char *cors, long long n, int replayed);
+/* absent: no worker held the lease when it was queued: the answer says so
+ * (Comet-Worker: absent, "worker":"absent"), since nothing stores it until one runs. */
+void outcome_queued(struct buf *out, const char *cors, long long n, int replayed, int absent);
 void outcome_stored(struct buf *out, const char *cors, const char *ids, int replayed); /* ids: a JSON array */
-void outcome_unconfirmed(struct buf *out, const char *cors, long long n, int replayed);
+void outcome_unconfirmed(struct buf *out, const char *cors, long long n, int replayed, int absent);
 
 /* 504: the publish went to Redis and no answer came, so it may or may not be queued;
  * or (queued 1) it was queued and Redis stopped answering before the worker confirmed

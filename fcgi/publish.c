@@ -4,6 +4,7 @@
  * request touches nothing in Redis. */
 #include "publish.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "envelope.h"
+#include "log.h"
 #include "pattern.h"
 #include "reply.h"
 #include "request.h"
@@ -379,4 +381,19 @@ void publish_store(const struct publish_job *job, const char *reply_key, struct 
     p->reply_key = job->wait ? reply_key : NULL;
     p->idem = job->idem;
     p->print = job->print;
+}
+
+/* At most one warning a minute per process: a publisher that keeps publishing while no
+ * worker runs learns it from each answer; the log needs it once. */
+#define PUBLISH_ABSENT_EVERY_MS 60000
+
+void publish_note_worker(int absent)
+{
+    static _Atomic long long warned; /* wall ms of the last warning; 0 for none */
+    long long now = clock_ms(), last = atomic_load(&warned);
+
+    if (absent && (last == 0 || now - last >= PUBLISH_ABSENT_EVERY_MS) &&
+        atomic_compare_exchange_strong(&warned, &last, now))
+        log_warn("publish: no worker holds the lease: publishes are queued, and stored only once "
+                 "comet-worker runs (this warning at most once a minute per process)");
 }

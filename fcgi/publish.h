@@ -51,4 +51,8 @@ void publish_job_free(struct publish_job *job);
 /* The store's view of job (pointers into job), confirmed at reply_key with ?wait=1. */
 void publish_store(const struct publish_job *job, const char *reply_key, struct store_publish *p);
 
+/* Notes a publish queued while no worker held the lease (absent 1): logs one warning
+ * per minute per process at most, never one per request. Thread-safe. */
+void publish_note_worker(int absent);
+
 #endif

@@ -133,6 +133,14 @@ static int apply(struct query *q, const char *name, char *v, size_t len, const s
         q->expires = v;
     } else if (strcmp(name, "sig") == 0) {
         q->sig = v;
+    } else if (strcmp(name, "prefix") == 0) {
+        q->prefix = v;
+    } else if (strcmp(name, "cursor") == 0) {
+        if (strspn(v, "0123456789") != len || len < 1 || len > 20) {
+            snprintf(err, errlen, "cursor: expected the cursor of the previous page");
+            return -1;
+        }
+        q->cursor = v;
     }
     return 0;
 }

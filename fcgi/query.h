@@ -24,13 +24,15 @@ struct query {
     const char *callback;    /* JSONP or iframe callback, unchecked; NULL when absent */
     const char *token;       /* credentials (auth.c checks them), unchecked; NULL when absent */
     const char *expires, *sig;
+    const char *prefix;      /* /channels: the names' prefix, unchecked; NULL when absent */
+    const char *cursor;      /* /channels: the page's cursor (digits); NULL when absent */
     char *storage;           /* owns the decoded strings */
 };
 
 /* Parses qs (NULL counts as empty) within cfg's limits (max_query bytes, max_channels
  * channels of at most channel_max bytes). Parameters: channel (repeated), since,
- * lastEventId, timeout, wait, typed (0 or 1), callback, token, expires, sig, and
- * /history's limit, before, after; others are ignored.
+ * lastEventId, timeout, wait, typed (0 or 1), callback, token, expires, sig, /history's
+ * limit, before, after, and prefix, cursor; others are ignored.
  * Returns 0, or -1 with a message for a 400 in err. The query must be freed with
  * query_free either way. */
 int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen);

@@ -27,10 +27,18 @@ static const char *reason(int status)
     }
 }
 
+static _Thread_local int reply_status;
+
+int reply_last_status(void)
+{
+    return reply_status;
+}
+
 void reply_head(struct buf *out, int status, const char *type, int stream, const char *cors, const char *extra)
 {
     char line[160];
 
+    reply_status = status;
     snprintf(line, sizeof line, "Status: %d %s\r\nContent-Type: %s\r\n", status, reason(status), type);
     buf_puts(out, line);
     buf_puts(out, "X-Content-Type-Options: nosniff\r\n");

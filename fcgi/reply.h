@@ -15,6 +15,10 @@
 void reply_head(struct buf *out, int status, const char *type, int stream, const char *cors,
                 const char *extra);
 
+/* The status of the last head this thread appended (0 before any): what a handler
+ * answered, for counting it (metrics.c) without every answer returning it. */
+int reply_last_status(void);
+
 /* Appends a whole JSON answer. Steals body; NULL only when a message was not valid
  * UTF-8, which is never echoed: {"error":"invalid request"} instead. */
 void reply_json_to(struct buf *out, int status, const char *cors, json_t *body, const char *extra);

@@ -196,3 +196,11 @@ void request_session(const struct request_wait *w, const char *cors, struct sess
     st->expiring = w->expiring;
     st->archived = w->archived;
 }
+
+void request_waiter(const struct request_wait *w, struct store_waiter *out)
+{
+    out->member = w->name;
+    out->transport = frame_kind_name(w->kind);
+    out->channels = w->q.channels;
+    out->n = w->q.nchannels;
+}

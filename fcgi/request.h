@@ -11,6 +11,7 @@
 #include "frame.h"
 #include "proc.h"
 #include "query.h"
+#include "store.h"
 #include "session.h"
 
 /* The last segment of the request path ("poll" for /comet/poll?x), written into buf
@@ -60,6 +61,9 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cor
 int request_admit(FCGX_Request *req, const struct config *cfg, const char *cors, struct request_wait *w);
 
 void request_wait_free(struct request_wait *w);
+
+/* w as the store's waiting sets count it (pointers into w). */
+void request_waiter(const struct request_wait *w, struct store_waiter *out);
 
 /* The start of w's session; st points into w and cors. */
 void request_session(const struct request_wait *w, const char *cors, struct session_start *st);

@@ -14,11 +14,11 @@ usage() {
 }
 
 # Building and running: the compiler, the three libraries and the two loaded for tokens, wslay
-# (the WebSocket transport's framing, linked into comet.fcgi), the
-# archive's three database clients (linked into comet-worker), Redis;
+# (the WebSocket transport's framing, linked into comet.fcgi), the archive's three database
+# clients and libcurl (the webhook sender; all linked into comet-worker), Redis;
 # curl and ps are what tests/stack.sh starts and stops the stack with.
 base=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev libwslay-dev redis-server
-      libsqlite3-dev libmariadb-dev libpq-dev curl procps)
+      libsqlite3-dev libmariadb-dev libpq-dev libcurl4-openssl-dev curl procps)
 
 # web SERVER: the packages of one deployment's web server.
 web() {
@@ -44,10 +44,11 @@ case $target in
         # Every deployment, the browser tests' Chromium, clang for the libFuzzer targets, Node.js;
         # the archive tests' database servers and clients; PHP with curl and Python for the
         # README's publish snippets (tests/integration/readme.test.mjs); debhelper, file, groff and
-        # man for the package and install tests (tests/package.sh, tests/install.sh).
+        # man for the package and install tests (tests/package.sh, tests/install.sh); prometheus
+        # for promtool, which checks /metrics (tests/integration/ops.test.mjs).
         pkgs=("${base[@]}" apache2 libapache2-mod-fcgid lighttpd nginx chromium clang libclang-rt-dev
               sqlite3 mariadb-server mariadb-client postgresql postgresql-client php-cli php-curl python3
-              debhelper file groff-base man-db)
+              debhelper file groff-base man-db prometheus)
         command -v node > /dev/null || pkgs+=(nodejs)
         command -v npm > /dev/null || pkgs+=(npm)
         [[ ${2:-} = --print ]] && print=1

@@ -19,6 +19,7 @@
 #include "paths.h"
 #include "store.h"
 #include "version.h"
+#include "webhook.h"
 #include "writer.h"
 #include "xalloc.h"
 
@@ -238,7 +239,7 @@ static int start(struct worker *w, int *mode, int argc, char **argv)
         fprintf(stderr, "comet-worker: %s\n", err);
         return 1;
     }
-    log_init(*mode == 'A' ? "comet-worker:archive" : "comet-worker", (enum log_level)w->cfg->log_level);
+    log_init(*mode == 'A' ? "comet-worker:archive" : "comet-worker", (enum log_level)w->cfg->log_level, w->cfg->log_syslog);
     config_log_warnings(w->cfg);
     if (*mode == 'I' && !check)
         return writer_init(w->cfg);
@@ -267,6 +268,8 @@ int main(int argc, char **argv)
     gethostname(host, sizeof host - 1);
     srand((unsigned)(clock_wall_ms() ^ getpid()));
     snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
+    if (webhook_start(w.cfg, &stopping) < 0)
+        return 1;
 
     while (!stopping && (!w.until || clock_wall_ms() < w.until)) {
         if (!w.c) {
@@ -287,6 +290,8 @@ int main(int argc, char **argv)
     if (w.c && w.active)
         store_lease_release(w.c, w.cfg, w.token);
     worker_drop(&w);
+    stopping = 1; /* -t: the sender stops too */
+    webhook_join();
     log_info("stopped");
     return 0;
 }

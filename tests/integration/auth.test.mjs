@@ -65,6 +65,7 @@ before(async () => {
         env: {
             COMET_PRIVATE_CHANNELS: 'private/*,user.*', COMET_JWT_SECRET: JWT_SECRET, COMET_URL_SECRET: URL_SECRET,
             COMET_PUBLISH_KEYS: `${ADMIN},ops=${OPS}:ops.*|alerts`, COMET_SSE_HEARTBEAT: '1',
+            COMET_LOG_LEVEL: 'debug', // each accepted publish's line names its key
         },
         web: [{ env: { COMET_JWT_PUBLIC_KEY: rsaKey.pub } }, { env: { COMET_JWT_PUBLIC_KEY: ecKey.pub } }],
     });

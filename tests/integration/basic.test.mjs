@@ -22,8 +22,13 @@ test('stats: published counts events, waiting counts a waiting poll, worker aliv
             const x = await s.stats();
             return x.inbox === 0 && x;
         }, WAIT_MS, 'inbox 0');
-        assert.deepEqual(Object.keys(s0).sort(), ['archive', 'inbox', 'published', 'version', 'waiting', 'worker']);
+        // The first release's fields stay (added ones are allowed: /stats stays compatible).
+        for (const k of ['archive', 'inbox', 'published', 'version', 'waiting', 'worker'])
+            assert.ok(k in s0, `/stats lost ${k}`);
+        assert.deepEqual(Object.keys(s0).sort(), ['accepted', 'accepted_events', 'archive', 'delivered', 'inbox',
+            'published', 'version', 'waiting', 'waiting_by', 'webhook', 'worker']);
         assert.deepEqual(Object.keys(s0.archive).sort(), ['archived', 'backlog', 'dropped']);
+        assert.deepEqual(Object.keys(s0.waiting_by).sort(), ['iframe', 'poll', 'sse', 'stream']);
         assert.match(s0.version, /^\d+\.\d+\.\d+$/);
         assert.equal(s0.worker.alive, true);
         assert.ok(Math.abs(Date.now() - s0.worker.last_heartbeat) < 60000,

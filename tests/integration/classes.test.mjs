@@ -22,7 +22,8 @@ const KEY = crypto.randomBytes(16).toString('hex');
 let s;
 before(async () => {
     if (SKIP) return;
-    s = await startStack({ env: { COMET_PUBLISH_KEYS: `classcheck=${KEY}` } });
+    // An accepted publish is a debug line (not one info line per request by default).
+    s = await startStack({ env: { COMET_PUBLISH_KEYS: `classcheck=${KEY}`, COMET_LOG_LEVEL: 'debug' } });
 });
 after(async () => {
     await s?.stop();
@@ -73,7 +74,7 @@ async () => {
         assert.deepEqual(started.map(describe), [], 'mod_fcgid started a process for the publish or the /stats: ' +
             `no process of their class was idle (the polls hold ${[...held].map(describe)})`);
 
-        const line = /comet\.fcgi(?::[A-Za-z0-9_.-]+)?\[(\d+)\] info \S+ 1 events by classcheck\b/;
+        const line = /level=debug prog=comet\.fcgi(?::[A-Za-z0-9_.-]+)? pid=(\d+) msg=\"publish: 1 events by classcheck\"/;
         const m = await until(() => line.exec(s.tail(s.fcgiLog(), 1 << 20)), WAIT_MS,
             () => `the publish's log line: ${s.tail(s.fcgiLog(), 600)}`);
         const pid = Number(m[1]);
@@ -86,7 +87,7 @@ async () => {
     }
 });
 
-test('-L NAME labels the log lines (the shipped conf: comet.fcgi:short[PID] for a publish); a label that ' +
+test('-L NAME labels the log lines (the shipped conf: prog=comet.fcgi:short for a publish); a label that ' +
     'is not 1 to 32 of A-Z a-z 0-9 _ . - is refused with the usage', { timeout: 30000, skip: SKIP }, async () => {
     const bin = path.resolve(ROOT, process.env.COMET_BIN_DIR || 'build', 'comet.fcgi');
     for (const bad of ['', 'a b', 'x'.repeat(33), 'wait]', 'é']) {
@@ -98,6 +99,6 @@ test('-L NAME labels the log lines (the shipped conf: comet.fcgi:short[PID] for 
     assert.equal(ok.status, 0, ok.stderr);
     const pub = await s.publish({ channel: channelName('label'), data: 'label' }, { key: KEY });
     assert.equal(pub.status, 202, pub.text);
-    await until(() => /comet\.fcgi:short\[\d+\] info \S+ 1 events by classcheck\b/.test(s.tail(s.fcgiLog(), 1 << 20)),
+    await until(() => /prog=comet\.fcgi:short pid=\d+ msg=\"publish: 1 events by classcheck\"/.test(s.tail(s.fcgiLog(), 1 << 20)),
         WAIT_MS, () => `a publish's log line from the short class: ${s.tail(s.fcgiLog(), 600)}`);
 });

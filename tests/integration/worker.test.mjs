@@ -98,7 +98,9 @@ test('stats: worker.alive turns false once no worker runs, and inbox grows until
         assert.deepEqual(none.json.events, [], 'events visible without a worker');
         const unconfirmed = await s.publish({ channel: ch, data: { seq: 3 } }, { wait: true, timeoutMs: 20000 });
         assert.equal(unconfirmed.status, 202, unconfirmed.text);
-        assert.deepEqual(unconfirmed.json, { accepted: 1, confirmed: false });
+        // Queued while no worker held the lease: the answer says so.
+        assert.deepEqual(unconfirmed.json, { accepted: 1, confirmed: false, worker: 'absent' });
+        assert.equal(unconfirmed.headers['comet-worker'], 'absent');
 
         await s.startWorker('worker-d');
         const got = await s.collect(ch, 0, { count: 4, timeoutMs: 20000 });

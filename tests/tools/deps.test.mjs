@@ -16,9 +16,9 @@ const list = (...args) => {
 const SERVERS = { apache: ['apache2', 'libapache2-mod-fcgid'], 'proxy-fcgi': ['apache2'], lighttpd: ['lighttpd'],
     nginx: ['nginx'] };
 const BUILD = ['build-essential', 'pkg-config', 'libfcgi-dev', 'libhiredis-dev', 'libjansson-dev', 'libjwt-dev',
-    'libssl-dev', 'redis-server'];
+    'libssl-dev', 'libcurl4-openssl-dev', 'redis-server'];
 // What only the tests use: the browser tests, the fuzz targets, the test runner.
-const TEST_ONLY = ['chromium', 'clang', 'libclang-rt-dev', 'nodejs', 'npm'];
+const TEST_ONLY = ['chromium', 'clang', 'libclang-rt-dev', 'nodejs', 'npm', 'prometheus'];
 
 for (const [server, own] of Object.entries(SERVERS)) {
     test(`make run SERVER=${server}: building, Redis and that web server only`, () => {
@@ -33,7 +33,7 @@ test('make test: every package of every run target, and the test-only ones', () 
     const pkgs = list('test');
     for (const server of Object.keys(SERVERS))
         for (const p of list('run', server)) assert.ok(pkgs.includes(p), `test lacks ${p} (run ${server})`);
-    for (const p of ['chromium', 'clang', 'libclang-rt-dev']) assert.ok(pkgs.includes(p), `test lacks ${p}`);
+    for (const p of ['chromium', 'clang', 'libclang-rt-dev', 'prometheus']) assert.ok(pkgs.includes(p), `test lacks ${p}`);
 });
 
 test('every package named is one apt knows', () => {
