@@ -1074,6 +1074,7 @@
         this.fn = fn;
         this.active = true;
         this._hold = null;  // its live events while its history is read ({history: N})
+        this._after = null; // then, the newest event its history gave: not given again
     }
     Subscription.prototype.unsubscribe = function () {
         if (!this.active) return;
@@ -1135,14 +1136,18 @@
             sub.active = false;
             return sub;
         }
-        if (n) this._backfill(sub, n);
         var list = this._subs[channel], added = !list;
+        // A client with no cursor yet would connect from "now", whenever the server gets the
+        // request: after the history read, events between the two would be lost. So the
+        // channel joins the connection from where the history says live events continue.
+        var fromHistory = !!(n && added && this._cursor == null);
+        if (n) this._backfill(sub, n, fromHistory);
         if (added) {
             list = this._subs[channel] = [];
             this._since[channel] = this._cursor;
         }
         list.push(sub);
-        if (added) this._channelsChanged(this._cursor);
+        if (added && !fromHistory) this._channelsChanged(this._cursor);
         return sub;
     };
 
@@ -1153,9 +1158,15 @@
      * newer than the last one given. Live events start no later than the subscription (the
      * connection replays from the client's cursor then) and the pages reach past it, so
      * nothing falls between; ids decide what was given already, so nothing comes twice.
+     * connect: the channel joins the connection only now, from the first page's `live`.
      */
-    Client.prototype._backfill = function (sub, n) {
+    Client.prototype._backfill = function (sub, n, connect) {
         var self = this, last = null;
+        function join(from) {
+            if (!connect) return;
+            connect = false;
+            if (!self._closed && self._subs[sub.channel]) self._channelsChanged(from);
+        }
         function give(events) {
             for (var i = 0; i < events.length; i++) {
                 var e = events[i];
@@ -1168,6 +1179,8 @@
             var held = sub._hold;
             sub._hold = null;
             give(held);
+            // The connection may still bring what the pages gave (it joined from their start).
+            sub._after = last;
         }
         function failed(err) {
             self._emit('error', cometError((err && err.message || err) + ' (subscribe with history: the events ' +
@@ -1184,8 +1197,12 @@
         sub._hold = [];
         this.history(sub.channel, { limit: n }).then(function (page) {
             give(page.events);
+            join(page.live || last || self._cursor);
             after(page.live || last || '0');
-        }, failed);
+        }, function (err) {
+            join(self._cursor);
+            failed(err);
+        });
     };
 
     /** A page of the channels' past events: {events (oldest first), more, cursor, live}. */
@@ -1294,6 +1311,7 @@
         list = list.slice();
         for (i = 0; i < list.length; i++) {
             if (list[i]._hold) list[i]._hold.push(env);
+            else if (list[i]._after != null && compareIds(env.id, list[i]._after) <= 0) continue;
             else if (list[i].active) this._call(list[i].fn, env.data, env, true);
         }
     };

@@ -33,30 +33,52 @@ test('history() asks /history with the channels, limit, before/after and credent
         c.close();
     });
 
-test('subscribe with {history: N}: the last N, then what came after them, then live; events racing the ' +
-    'reads are given once, in order', async () => {
+test('subscribe with {history: N}: the last N, then what came after them, then live; a client with no ' +
+    'cursor joins the connection from the page\'s live cursor; events racing the reads are given once, in order',
+async () => {
     const { tab, c, clock } = setup();
     const got = [];
     c.subscribe('a', (d, e) => got.push(e.id), { history: 2 });
     await clock.tick(0);
     const [h] = tab.open('/history');
     assert.equal(h.param('limit'), '2');
-    // The connection opens and a live event comes before the history answers: held.
-    tab.open('/poll')[0].json({ events: [], cursor: '40-0' });
-    await clock.tick(0);
-    tab.open('/poll')[0].json({ events: [env('41-0', 'a')], cursor: '41-0' });
-    await clock.tick(0);
-    assert.deepEqual(got, [], 'nothing before the history');
+    // Connecting from "now" could start after the history read and miss what came between.
+    assert.deepEqual(tab.open('/poll'), [], 'no connection before the first page');
     h.json({ events: [env('38-0', 'a'), env('39-0', 'a')], more: true, cursor: '38-0', live: '40-5' });
     await clock.tick(0);
     const [next] = tab.open('/history');
     assert.equal(next.param('after'), '40-5', 'then what came after the page');
+    const [p] = tab.open('/poll');
+    assert.equal(p.param('since'), '40-5', 'the connection replays from where the page ends');
+    // A live event comes before the page after: held.
+    p.json({ events: [env('41-0', 'a')], cursor: '41-0' });
+    await clock.tick(0);
+    assert.deepEqual(got, ['38-0', '39-0'], 'held while the pages after are read');
     next.json({ events: [env('40-6', 'a'), env('41-0', 'a')], more: false, cursor: '41-0', live: '41-0' });
     await clock.tick(0);
     assert.deepEqual(got, ['38-0', '39-0', '40-6', '41-0'], 'the held 41-0 is not given twice');
-    tab.open('/poll')[0].json({ events: [env('42-0', 'a')], cursor: '42-0' });
+    // The connection, replaying from 40-5, may still bring what the pages gave: not given again.
+    tab.open('/poll')[0].json({ events: [env('40-6', 'a'), env('42-0', 'a')], cursor: '42-0' });
     await clock.tick(0);
     assert.deepEqual(got, ['38-0', '39-0', '40-6', '41-0', '42-0']);
+    c.close();
+});
+
+test('subscribe with {history: N}: what the connection brings late, that the pages gave already, is not ' +
+    'given twice', async () => {
+    const { tab, c, clock } = setup();
+    const got = [];
+    c.subscribe('a', (d, e) => got.push(e.id), { history: 1 });
+    await clock.tick(0);
+    tab.open('/history')[0].json({ events: [env('5-0', 'a')], more: false, cursor: '5-0', live: '5-0' });
+    await clock.tick(0);
+    const [p] = tab.open('/poll');
+    tab.open('/history')[0].json({ events: [env('6-0', 'a'), env('7-0', 'a')], more: false, cursor: '7-0' });
+    await clock.tick(0);
+    assert.deepEqual(got, ['5-0', '6-0', '7-0']);
+    p.json({ events: [env('6-0', 'a'), env('7-0', 'a'), env('8-0', 'a')], cursor: '8-0' });
+    await clock.tick(0);
+    assert.deepEqual(got, ['5-0', '6-0', '7-0', '8-0']);
     c.close();
 });
 
@@ -66,11 +88,11 @@ test('subscribe with {history: N} when the history fails: an error event, then t
     c.on('error', (e) => errors.push(e.kind));
     c.subscribe('a', (d, e) => got.push(e.id), { history: 3 });
     await clock.tick(0);
-    tab.open('/poll')[0].json({ events: [env('5-0', 'a')], cursor: '5-0' });
-    await clock.tick(0);
     tab.open('/history')[0].json({ error: 'no' }, 503);
     await clock.tick(0);
     assert.deepEqual(errors, ['history']);
+    tab.open('/poll')[0].json({ events: [env('5-0', 'a')], cursor: '5-0' });
+    await clock.tick(0);
     assert.deepEqual(got, ['5-0']);
     assert.throws(() => c.subscribe('a', () => {}, { history: 0 }), (e) => e.name === 'TypeError');
     c.close();
