@@ -24,6 +24,23 @@ static _Thread_local struct {
     long long retry_at;
 } rd;
 
+/* Closes a thread's connection when the thread ends (an accept thread, the hub's reader):
+ * its _Thread_local pointer goes with the thread, the connection must not. */
+static pthread_key_t rd_key;
+static pthread_once_t rd_key_once = PTHREAD_ONCE_INIT;
+
+static void rd_drop(void *db)
+{
+    if (db && rd.be)
+        rd.be->close(db);
+    rd.db = NULL;
+}
+
+static void rd_key_make(void)
+{
+    pthread_key_create(&rd_key, rd_drop);
+}
+
 /* A page being built: rows in arrival order, envelopes copied. */
 struct rows {
     struct store_event *ev;
@@ -127,7 +144,10 @@ static void *reader(const struct config *cfg)
     if (!rd.db) {
         log_warn("archive: %s", err);
         rd.retry_at = clock_ms() + ARCHIVE_RETRY_MS;
+        return NULL;
     }
+    pthread_once(&rd_key_once, rd_key_make);
+    pthread_setspecific(rd_key, rd.db);
     return rd.db;
 }
 
@@ -137,6 +157,7 @@ static int reader_fail(void)
     log_warn("archive (%s): %s", rd.be->name, rd.be->error(rd.db));
     rd.be->close(rd.db);
     rd.db = NULL;
+    pthread_setspecific(rd_key, NULL);
     return -1;
 }
 
