@@ -74,7 +74,7 @@ make -s all
 mkdir -p "$out"
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow \
     -Wstrict-prototypes -Wpointer-arith -Icommon -o "$out/loadgen" \
-    bench/loadgen.c bench/resp.c bench/hist.c bench/seqset.c bench/wsframe.c common/xalloc.c common/log.c
+    bench/loadgen.c bench/resp.c bench/hist.c bench/seqset.c bench/wsframe.c common/xalloc.c common/log.c common/clock.c
 
 # ---- scenarios ---------------------------------------------------------------------------
 # scenario KIND MODE SUBSCRIBERS CHANNELS RATE SECONDS GRACE PUBLISHER_CONNS: one more scenario
