@@ -172,7 +172,10 @@ export async function startProxy(target, { bufferSse = false } = {}) {
             socket.write(`HTTP/1.1 ${ur.statusCode} ${ur.statusMessage}\r\nConnection: close\r\n` +
                 `Content-Type: ${ur.headers['content-type'] || 'text/plain'}\r\n\r\n`);
             ur.pipe(socket);
+            ur.on('error', () => socket.destroy());
         });
+        // The browser may reset the refused upgrade's socket: an error here is not the test's.
+        socket.on('error', () => up.destroy());
         up.on('error', () => socket.destroy());
         up.end();
     });
