@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "presence.h"
 #include "pattern.h"
 #include "proc.h"
 #include "publish.h"
@@ -174,13 +175,15 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return ops_channels(req, cfg, cors, external);
     if (strcmp(endpoint, "history") == 0)
         return serve_history(req, cfg, cors);
+    if (strcmp(endpoint, "presence") == 0)
+        return presence_serve(req, cfg, cors, external);
     if (strcmp(endpoint, "ws") == 0) {
         reply_error(req->out, cors, 404, NULL, "no WebSocket here: it needs a web server that tunnels /comet/ws to "
                                                "comet.fcgi -w (README: WebSocket); use sse, stream or poll");
         return 0;
     }
     reply_error(req->out, cors, 404, NULL,
-                "no such endpoint: use poll, sse, stream, iframe, history, publish, stats, metrics, channel or channels");
+                "no such endpoint: use poll, sse, stream, iframe, history, presence, publish, stats, metrics, channel or channels");
     return 0;
 }
 
