@@ -31,6 +31,7 @@
 #include "reply.h"
 #include "request.h"
 #include "paths.h"
+#include "status_page.h"
 #include "store.h"
 #include "version.h"
 #include "xalloc.h"
@@ -174,13 +175,16 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return ops_channels(req, cfg, cors, external);
     if (strcmp(endpoint, "history") == 0)
         return serve_history(req, cfg, cors);
+    if (strcmp(endpoint, "status.html") == 0)
+        return status_page_serve(req, cfg, cors);
     if (strcmp(endpoint, "ws") == 0) {
         reply_error(req->out, cors, 404, NULL, "no WebSocket here: it needs a web server that tunnels /comet/ws to "
                                                "comet.fcgi -w (README: WebSocket); use sse, stream or poll");
         return 0;
     }
     reply_error(req->out, cors, 404, NULL,
-                "no such endpoint: use poll, sse, stream, iframe, history, publish, stats, metrics, channel or channels");
+                "no such endpoint: use poll, sse, stream, iframe, history, publish, stats, metrics, channel, channels "
+                "or status.html");
     return 0;
 }
 
