@@ -148,6 +148,21 @@ build/%_sql.h: sql/%.sql
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  printf ';\n'; } > $@
 
+# The status page (fcgi/status_page.c) is compiled into comet.fcgi: www/status.html with
+# each `<!-- include FILE -->` line replaced by FILE: www/status.js, and uPlot's script and
+# stylesheet from node_modules (the "uplot" of package-lock.json: make deps, npm ci, or npm ci
+# --omit=dev for it alone). Without them the page says it has no charts and shows the numbers.
+# Rewritten only when it changes (npm gives node_modules' files a 1985 mtime, so make could not
+# tell when uPlot arrives), so status_page.o is rebuilt exactly then.
+build/status_page_html.h: FORCE
+	@mkdir -p build
+	@{ printf 'static const char status_page_html[] =\n'; \
+	  awk '/^ *<!-- include [^ ]+ -->$$/ { f = $$3; while ((getline l < f) > 0) print l; close(f); next } { print }' \
+	    www/status.html | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/    "/' -e 's/$$/\\n"/'; \
+	  printf ';\n'; } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+$(B)/fcgi/status_page.o build/fuzz/fcgi/status_page.o: build/status_page_html.h
+
 deps:
 	@tests/deps.sh test
 

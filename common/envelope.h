@@ -13,6 +13,11 @@
 #define ENVELOPE_CHANNEL_MAX 128
 #define ENVELOPE_TYPE_MAX 64
 
+/* The server's own channel: the worker's status samples (one a second while a status
+ * page watches; worker/status.c), each of this event type. Only the stats key or
+ * address list may subscribe to it (fcgi/request.c); nobody may publish to it. */
+#define ENVELOPE_STATUS "comet-status"
+
 /* 1 when s[0..len) is a channel name: 1 to 128 bytes of A-Z a-z 0-9 _ - . : / @. */
 int envelope_channel_valid(const char *s, size_t len);
 

@@ -307,6 +307,14 @@ long long store_lease_gone(redisContext *c, const struct config *cfg);
 long long store_client_id(redisContext *c);
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token);
 
+/* The worker's status samples (worker/status.c). store_watched: how many waiting
+ * requests read channel now (P w:CHANNEL members whose deadline is ahead), -1 on an
+ * error. store_inject: queues one event, channel and its envelope tail, as an inbox
+ * entry like a publish's (not counted accepted), for the worker to store as any other:
+ * it gets an id, a history and its PUBLISH. 0 or -1; after -1 drop c. */
+long long store_watched(redisContext *c, const struct config *cfg, const char *channel);
+int store_inject(redisContext *c, const struct config *cfg, const char *channel, const char *tail);
+
 /* ---- webhooks (store_webhook.c) ---- */
 
 /* Vacates the occupied channels due a look whose waiting requests are all gone,

@@ -1,6 +1,6 @@
 /* store_worker: the worker's side of the data model: the inbox's consumer group,
  * taking and reclaiming entries, the atomic store script (store_write.lua) pipelined
- * per batch, and the lease that keeps one worker active. */
+ * per batch, the lease that keeps one worker active, and its own status samples. */
 #include "store.h"
 
 #include <stdio.h>
@@ -302,4 +302,32 @@ long long store_client_id(redisContext *c)
 void store_lease_release(redisContext *c, const struct config *cfg, const char *token)
 {
     store_lease_script(c, cfg, &release_script, token, 0, 0);
+}
+
+long long store_watched(redisContext *c, const struct config *cfg, const char *channel)
+{
+    char key[STORE_KEY_MAX], now[24];
+    redisReply *r;
+    long long n;
+
+    store_key(cfg, "w:", channel, key);
+    snprintf(now, sizeof now, "(%lld", clock_wall_ms());
+    if (!(r = redis_ok(c, 4, (const char *[]){"ZCOUNT", key, now, "+inf"}, NULL)))
+        return -1;
+    n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+int store_inject(redisContext *c, const struct config *cfg, const char *channel, const char *tail)
+{
+    char inbox[STORE_KEY_MAX];
+    redisReply *r;
+
+    store_key(cfg, "inbox", "", inbox);
+    /* The fields of a one-event publish without marks (store.c's entry_fields). */
+    if (!(r = redis_ok(c, 5, (const char *[]){"XADD", inbox, "*", channel, tail}, NULL)))
+        return -1;
+    freeReplyObject(r);
+    return 0;
 }

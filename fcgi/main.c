@@ -32,6 +32,7 @@
 #include "reply.h"
 #include "request.h"
 #include "paths.h"
+#include "status_page.h"
 #include "store.h"
 #include "version.h"
 #include "xalloc.h"
@@ -177,13 +178,16 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return serve_history(req, cfg, cors);
     if (strcmp(endpoint, "presence") == 0)
         return presence_serve(req, cfg, cors, external);
+    if (strcmp(endpoint, "status.html") == 0)
+        return status_page_serve(req, cfg, cors);
     if (strcmp(endpoint, "ws") == 0) {
         reply_error(req->out, cors, 404, NULL, "no WebSocket here: it needs a web server that tunnels /comet/ws to "
                                                "comet.fcgi -w (README: WebSocket); use sse, stream or poll");
         return 0;
     }
     reply_error(req->out, cors, 404, NULL,
-                "no such endpoint: use poll, sse, stream, iframe, history, presence, publish, stats, metrics, channel or channels");
+                "no such endpoint: use poll, sse, stream, iframe, history, presence, publish, stats, metrics, channel, "
+                "channels or status.html");
     return 0;
 }
 

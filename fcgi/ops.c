@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "cidr.h"
 #include "clock.h"
+#include "envelope.h"
 #include "metrics.h"
 #include "reply.h"
 #include "request.h"
@@ -24,15 +25,23 @@ static const char *ops_bearer(FCGX_Request *req)
     return h && strncasecmp(h, "Bearer ", 7) == 0 && h[7] ? h + 7 : NULL;
 }
 
-/* /stats and /metrics: public unless COMET_STATS_KEY or COMET_STATS_ALLOW is set; then
- * the key, or a client address in the list. Returns 1, or 0 after answering 401 (a key
- * is configured: missing or wrong) or 403 (only an address list: not in it). */
-static int ops_guard(FCGX_Request *req, const struct config *cfg, const char *cors)
+/* The stats guard: public unless COMET_STATS_KEY or COMET_STATS_ALLOW is set (open: 1;
+ * the status page and channel pass 0, closed while neither is set: busiest channels
+ * name channels); then key must be the stats key, or the client address in the list.
+ * Returns 1, or 0 after answering 401 (a key is configured: missing or wrong) or 403
+ * (only an address list: not in it; or neither set and not open). */
+static int ops_check(FCGX_Request *req, const struct config *cfg, const char *cors, const char *key, int open)
 {
-    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp), *key = ops_bearer(req);
+    const char *addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
 
-    if ((!cfg->stats_key[0] && !cfg->stats_allow[0]) || cidr_list_match(cfg->stats_allow, addr) ||
-        auth_stats_key(cfg, key))
+    if (!cfg->stats_key[0] && !cfg->stats_allow[0]) {
+        if (open)
+            return 1;
+        reply_error(req->out, cors, 403, NULL, "the status page and %s are closed until COMET_STATS_KEY or "
+                                               "COMET_STATS_ALLOW is set", ENVELOPE_STATUS);
+        return 0;
+    }
+    if (cidr_list_match(cfg->stats_allow, addr) || auth_stats_key(cfg, key))
         return 1;
     if (cfg->stats_key[0])
         reply_error(req->out, cors, 401, BEARER, "%s",
@@ -40,6 +49,17 @@ static int ops_guard(FCGX_Request *req, const struct config *cfg, const char *co
     else
         reply_error(req->out, cors, 403, NULL, "this address may not read the server's statistics");
     return 0;
+}
+
+/* /stats and /metrics: the key as Authorization: Bearer. */
+static int ops_guard(FCGX_Request *req, const struct config *cfg, const char *cors)
+{
+    return ops_check(req, cfg, cors, ops_bearer(req), 1);
+}
+
+int ops_status_guard(FCGX_Request *req, const struct config *cfg, const char *cors, const char *key)
+{
+    return ops_check(req, cfg, cors, ops_bearer(req) ? ops_bearer(req) : key, 0);
 }
 
 static int answer_stats(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)

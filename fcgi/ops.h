@@ -16,4 +16,10 @@ int ops_metrics(FCGX_Request *req, const struct config *cfg, const char *cors, i
 int ops_channel(FCGX_Request *req, const struct config *cfg, const char *cors, int external);
 int ops_channels(FCGX_Request *req, const struct config *cfg, const char *cors, int external);
 
+/* The status page's and the status channel's guard (ENVELOPE_STATUS): the stats key
+ * (Authorization: Bearer, else key, from the caller's query; may be NULL) or an address
+ * of COMET_STATS_ALLOW, and closed while neither setting is set. Returns 1, or 0 after
+ * answering 401 or 403. */
+int ops_status_guard(FCGX_Request *req, const struct config *cfg, const char *cors, const char *key);
+
 #endif

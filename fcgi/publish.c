@@ -103,6 +103,10 @@ static const char *item_channel(json_t *v, size_t i, const struct config *cfg, c
                  cfg->channel_max);
         return NULL;
     }
+    if (strcmp(json_string_value(v), ENVELOPE_STATUS) == 0) {
+        snprintf(err, errlen, "item %zu: %s is the server's own channel: nobody publishes to it", i, ENVELOPE_STATUS);
+        return NULL;
+    }
     return json_string_value(v);
 }
 

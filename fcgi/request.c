@@ -8,7 +8,9 @@
 #include "auth.h"
 #include "clock.h"
 #include "conn.h"
+#include "envelope.h"
 #include "frame.h"
+#include "ops.h"
 #include "pattern.h"
 #include "reply.h"
 #include "store.h"
@@ -136,9 +138,30 @@ static int request_callback(FCGX_Request *req, const char *cors, enum frame_kind
     return 0;
 }
 
+/* The server's status channel takes the stats guard instead of channel credentials (a
+ * COMET_PRIVATE_CHANNELS pattern covering it would otherwise read the stats key as a
+ * JWT), so it is read alone: one credential for one check. Returns 1 when q names it
+ * and the guard passed, 0 when q does not name it, -1 after answering 400, 401 or 403. */
+static int request_status(FCGX_Request *req, const struct config *cfg, const char *cors, const struct query *q)
+{
+    size_t i = 0;
+
+    while (i < q->nchannels && strcmp(q->channels[i], ENVELOPE_STATUS) != 0)
+        i++;
+    if (i == q->nchannels)
+        return 0;
+    if (q->nchannels > 1) {
+        reply_error(req->out, cors, 400, NULL, "channel: %s is read alone", ENVELOPE_STATUS);
+        return -1;
+    }
+    return ops_status_guard(req, cfg, cors, q->token) ? 1 : -1;
+}
+
 int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q,
                    long long *until_ms, struct auth_who *who)
 {
+    int status;
+
     *until_ms = 0;
     if (who)
         who->id[0] = who->info[0] = 0;
@@ -146,7 +169,9 @@ int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors
         memset(q, 0, sizeof *q);
         return -1;
     }
-    return request_query(req, cfg, cors, q) < 0 || request_auth(req, cfg, cors, q, until_ms, who) < 0 ? -1 : 0;
+    if (request_query(req, cfg, cors, q) < 0 || (status = request_status(req, cfg, cors, q)) < 0)
+        return -1;
+    return status || request_auth(req, cfg, cors, q, until_ms, who) == 0 ? 0 : -1;
 }
 
 /* w's presence: its identity ("u:" + sub; anonymous "a:" + its client's pid, else its

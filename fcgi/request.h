@@ -28,8 +28,10 @@ void request_drain(FCGX_Request *req);
 /* Reads what every reader of channels sends (a waiting request, /history): GET, the
  * query with at least one channel, credentials for private channels (*until_ms: when
  * they expire, Unix ms; 0 when none were needed; with who, else NULL, who a token names
- * when a channel is a presence channel). Returns 0, or -1 after answering
- * 400, 401, 403 or 405. q must be freed with query_free either way. */
+ * when a channel is a presence channel), and for the status channel (ENVELOPE_STATUS,
+ * read alone) the stats guard instead, its key as Authorization: Bearer or the token
+ * parameter. Returns 0, or -1 after answering 400, 401, 403 or 405. q must be freed with
+ * query_free either way. */
 int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q,
                    long long *until_ms, struct auth_who *who);
 

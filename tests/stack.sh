@@ -373,11 +373,16 @@ cmd_run() {
     [[ ${SERVER:-apache} = apache ]] && ws="  WebSocket:   none under mod_fcgid (/comet/ws answers 404; the page uses SSE)"
     # A named key (NAME=KEY[:PATTERNS]) is sent as its KEY.
     if [[ $key =~ ^[A-Za-z0-9_.-]+=([^=:][^:]*) ]]; then key=${BASH_REMATCH[1]}; fi
+    # The status page is closed until the stats key or address list is set (README: status page).
+    local status="closed: run with COMET_STATS_KEY=SECRET (or COMET_STATS_ALLOW=127.0.0.1) to open it"
+    [[ -n ${COMET_STATS_ALLOW:-} ]] && status="$url/comet/status.html"
+    [[ -n ${COMET_STATS_KEY:-} ]] && status="$url/comet/status.html?token=$COMET_STATS_KEY"
     cat <<EOF
 
 comet-fcgi is running behind ${SERVER:-apache} (Redis on port $rport; logs and pids in $dir/).
   demo page:   $url/
   publish key: $key
+  status page: $status
 $ws
 
 publish:

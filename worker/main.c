@@ -17,6 +17,7 @@
 #include "log.h"
 #include "redis.h"
 #include "paths.h"
+#include "status.h"
 #include "store.h"
 #include "version.h"
 #include "webhook.h"
@@ -53,6 +54,7 @@ struct worker {
     long long renewed_ms;
     long long swept_ms; /* when it last let presence members leave (store_presence_sweep) */
     long long until; /* -t: when to exit (wall ms); 0: never */
+    struct status *status; /* its samples for the status page */
 };
 
 static void worker_drop(struct worker *w)
@@ -104,6 +106,8 @@ static int worker_store(struct worker *w, const redisReply *r)
         const char *key = store_entry_reply_key(entries->element[i]);
         if ((rc = store_write_reply(w->c, &lost, w->last, confirm ? NULL : &json)) < 0)
             break;
+        if (rc > 0)
+            status_count(w->status, entries->element[i]);
         if (rc > 0 && json && *key) {
             keys[waits] = key;
             ids[waits++] = json;
@@ -189,6 +193,8 @@ static void worker_step(struct worker *w)
     }
     worker_store(w, r);
     freeReplyObject(r);
+    if (w->c && status_tick(w->status, w->c, w->cfg) < 0)
+        worker_drop(w);
 }
 
 /* Prints the usage to out (stdout for -h, stderr after a mistake). */
@@ -279,6 +285,7 @@ int main(int argc, char **argv)
     snprintf(w.token, sizeof w.token, "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
     if (webhook_start(w.cfg, &stopping) < 0)
         return 1;
+    w.status = status_new();
 
     while (!stopping && (!w.until || clock_wall_ms() < w.until)) {
         if (!w.c) {
@@ -299,6 +306,7 @@ int main(int argc, char **argv)
     if (w.c && w.active)
         store_lease_release(w.c, w.cfg, w.token);
     worker_drop(&w);
+    status_free(w.status);
     stopping = 1; /* -t: the sender stops too */
     webhook_join();
     log_info("stopped");
