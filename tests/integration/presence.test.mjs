@@ -183,7 +183,7 @@ test('one join per identity across tabs, transports and nodes; a long-poll betwe
     assert.deepEqual(names().find((e) => e.member.id === 'alice').member, { id: 'alice', info: { name: 'Alice' } });
 });
 
-test('a client whose process is killed leaves by its deadline', { timeout: 90000, skip: SERVER !== 'apache' &&
+test('a client whose process is killed leaves by its deadline, and its channel is vacated', { timeout: 90000, skip: SERVER !== 'apache' &&
     'mod_fcgid only: there one process holds one client, so killing it loses no one else' }, async () => {
     const ch = channelName('room.kill');
     const poll = s.poll({ channel: ch, token: token('carol'), timeout: POLL_S }).catch(() => null);
@@ -193,6 +193,10 @@ test('a client whose process is killed leaves by its deadline', { timeout: 90000
     // Its deadline is its wait plus 5 s; then the grace and the sweep.
     const all = await untilSignals(ch, (v) => v.length >= 2, 'carol left', (POLL_S + 5 + GRACE_S + 1) * 1000 + 15000);
     assert.deepEqual(all.map((e) => `${e.event} ${e.id}`), ['comet-join carol', 'comet-leave carol']);
+    // The channel is vacated by the same bound (README: Webhooks), once.
+    const vacated = () => hooks.filter((e) => e.channel === ch && e.name === 'channel_vacated');
+    await until(() => vacated().length, WAIT_MS, 'channel_vacated after the kill');
+    assert.equal(vacated().length, 1);
 });
 
 test('GET /presence: the subscriber\'s credentials, one presence channel, clear errors', async () => {
