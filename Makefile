@@ -132,11 +132,16 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(TEST_LIBS)
 
 # The store's Lua scripts and the archive's schemas become C string constants, one header each.
-build/%_lua.h: common/%.lua
+# A script's "-- uses: FILE" lines name the helpers of common/lua/ put before it, so each
+# helper is written once and a script carries only those it calls. Comment lines are left out:
+# a script goes to Redis whole with every call (EVAL), and the waiting one twice per request.
+build/%_lua.h: common/%.lua $(wildcard common/lua/*.lua)
 	@mkdir -p build
+	cat $$(sed -n 's|^-- uses: |common/lua/|p' $<) $< | sed '/^[[:space:]]*--/d' > $@.lua
 	{ printf 'static const char %s_lua[] =\n' "$*"; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $@.lua; \
 	  printf ';\n'; } > $@
+	@rm -f $@.lua
 
 build/%_sql.h: sql/%.sql
 	@mkdir -p build

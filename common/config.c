@@ -94,7 +94,8 @@ static const struct setting settings[] = {
     S("COMET_WEBHOOK_URL", webhook_url, ""),
     S("COMET_WEBHOOK_SECRET", webhook_secret, ""),
     I("COMET_WEBHOOK_QUEUE", webhook_queue, "10000", 1, 10000000),
-    I("COMET_WEBHOOK_GRACE", webhook_grace, "5", 1, 3600),
+    I("COMET_LEAVE_GRACE", leave_grace, "5", 1, 3600),
+    S("COMET_PRESENCE_CHANNELS", presence_channels, ""),
 };
 
 static int set_one(struct config *c, const struct setting *s, const char *v, char *err, size_t errlen)

@@ -52,7 +52,9 @@ struct config {
     const char *webhook_url;    /* where the worker POSTs channel events; "" off */
     const char *webhook_secret; /* HMAC-SHA256 key of their signature */
     int webhook_queue;          /* webhook events queued in Redis, at most */
-    int webhook_grace;          /* seconds a channel stays empty before it is vacated */
+    int leave_grace;            /* seconds a channel, or a present member, stays after its last
+                                 * waiting request ends (a long-poll between polls stays) */
+    const char *presence_channels; /* channel patterns whose members are tracked; "" none */
     const char *private_channels; /* channel patterns that need a token or a signed URL */
     const char *jwt_secret;     /* HS256 shared secret; empty: HS256 tokens are refused */
     const char *jwt_public_key; /* path of a PEM public key for RS256/ES256 tokens */

@@ -21,7 +21,12 @@
  *                  transport; P w:CHANNEL the same per channel (subscribers now)
  *   P occupied     zset of the channels webhooks know as occupied, each scored by when
  *                  the sweep looks at it again
- *   P hooks        list of webhook events to send (JSON), at most COMET_WEBHOOK_QUEUE */
+ *   P hooks        list of webhook events to send (JSON), at most COMET_WEBHOOK_QUEUE
+ *   P p:CHANNEL    on a presence channel, zset of the identities there, each scored by when
+ *                  the presence sweep looks at it again; P pa:CHANNEL the same for anonymous
+ *                  ones; P pc:CHANNEL their waiting requests (identity \n member, lex);
+ *                  P pi:CHANNEL hash identity -> comet.info; P presence zset of the presence
+ *                  channels by their next look (store_waiting.lua, store_presence.lua) */
 #ifndef COMET_STORE_H
 #define COMET_STORE_H
 
@@ -184,6 +189,9 @@ struct store_waiter {
     const char *transport;  /* poll, sse, stream or iframe */
     char *const *channels;
     size_t n;
+    const char *who;        /* on presence channels (COMET_PRESENCE_CHANNELS): "u:" + its
+                             * identity or "a:" + an anonymous one; "" when none is one */
+    const char *info;       /* the identity's comet.info as JSON, or "" */
 };
 
 /* Counts w in the waiting sets (all, its transport's, each of its channels') until
@@ -208,6 +216,19 @@ long long store_admit(redisContext *c, const struct config *cfg, const char *add
 int store_leave(redisContext *c, const struct config *cfg, const char *addr, const char *member);
 int store_leave_async(redisAsyncContext *ac, const struct config *cfg, const char *addr, const char *member,
                       redisCallbackFn *fn);
+
+/* ---- presence (store_presence.c) ---- */
+
+/* Lets the members whose last waiting request ended the grace ago (or whose process died
+ * and whose deadline passed) leave: comet-leave events queued in the inbox, and
+ * member_removed webhooks. The active worker runs it about once a second. 0 or -1. */
+int store_presence_sweep(redisContext *c, const struct config *cfg);
+
+/* Who is on channel: {"channel", "count" (every present identity, anonymous ones too),
+ * "members": [{"id", "info"?}, ...] (at most `most`, in no set order), "more": bool}.
+ * The result is a new object, or NULL for a reply that is not one. */
+void store_presence_args(const struct config *cfg, const char *channel, int most, struct args *a);
+json_t *store_presence_result(const redisReply *r, const char *channel);
 
 /* ---- channel information (store_channel.c) ---- */
 

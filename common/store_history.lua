@@ -6,17 +6,8 @@
 -- older than cut (trimmed, expired, or lost with a data set), and cut then the id below
 -- which it may: the events it returns from cut on are all there are, those before cut
 -- may not be (the SQL archive fills them).
-local function parse(id)
-  local a, b = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(a), tonumber(b)
-end
-local function before(x, y)
-  local xa, xb = parse(x)
-  local ya, yb = parse(y)
-  return xa < ya or (xa == ya and xb < yb)
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- uses: ids.lua
+local now = now_ms()
 local last = redis.call('GET', KEYS[1]) or '0-0'
 local cap = tonumber(ARGV[2])
 local cut = string.format('%.0f-0', tonumber(redis.call('GET', KEYS[2]) or now))

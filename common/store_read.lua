@@ -7,20 +7,7 @@
 -- (the SQL archive may hold them), 2 when Redis lost its data set (see the epoch:
 -- what it lost before archiving it is unknown); cut ("" when 0) is an id every event
 -- Redis may lack comes before, so an archive holding everything before cut fills the gap.
-local function parse(id)
-  local a, b = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(a), tonumber(b)
-end
-local function before(x, y)
-  local xa, xb = parse(x)
-  local ya, yb = parse(y)
-  return xa < ya or (xa == ya and xb < yb)
-end
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
+-- uses: ids.lua
 local last = redis.call('GET', KEYS[1]) or '0-0'
 local since, cap = ARGV[1], tonumber(ARGV[2])
 if since == '' then return {last, 0, ''} end

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "clock.h"
 #include "log.h"
+#include "pattern.h"
 #include "redis.h"
 #include "store_history_lua.h" /* generated from store_history.lua */
 #include "store_read_lua.h"    /* generated from store_read.lua */
@@ -199,6 +200,19 @@ int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, con
     return args_queue(ac, &a, NULL, NULL);
 }
 
+/* The waiting script's flags: a "1" for each of w's channels that is a presence channel,
+ * else "0"; all "0" when w has no identity (none is one). */
+static void presence_flags(const struct config *cfg, const struct store_waiter *w, struct args *a)
+{
+    char *flags = xmalloc(w->n + 1);
+
+    for (size_t i = 0; i < w->n; i++)
+        flags[i] = w->who && *w->who && pattern_list_match(cfg->presence_channels, w->channels[i]) ? '1' : '0';
+    flags[w->n] = 0;
+    args_copy(a, flags);
+    free(flags);
+}
+
 /* The waiting script (store_waiting.lua) for w, counted in until deadline_ms or out (0). */
 static void waiting_args(const struct config *cfg, const struct store_waiter *w, long long deadline_ms,
                          struct args *a)
@@ -216,8 +230,12 @@ static void waiting_args(const struct config *cfg, const struct store_waiter *w,
     args_str(a, w->member);
     args_num(a, deadline_ms);
     args_num(a, clock_wall_ms());
-    args_num(a, cfg->webhook_grace * 1000LL);
+    args_num(a, cfg->leave_grace * 1000LL);
     args_num(a, cfg->webhook_url[0] ? cfg->webhook_queue : 0);
+    args_str(a, cfg->prefix);
+    args_str(a, w->who ? w->who : "");
+    args_str(a, w->info ? w->info : "");
+    presence_flags(cfg, w, a);
     for (size_t i = 0; i < w->n; i++)
         args_str(a, w->channels[i]);
 }

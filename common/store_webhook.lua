@@ -4,6 +4,7 @@
 -- zset. A channel still waited on is looked at again when its earliest deadline passes.
 -- KEYS: occupied, hooks, stats. ARGV: now ms, queue bound, the w: key prefix (P w:).
 -- Returns how many channels were looked at (at most 100 a call).
+-- uses: events.lua
 local now, bound = tonumber(ARGV[1]), tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
 for _, ch in ipairs(due) do
@@ -12,11 +13,7 @@ for _, ch in ipairs(due) do
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if #first == 0 then
     redis.call('ZREM', KEYS[1], ch)
-    if redis.call('LLEN', KEYS[2]) >= bound then
-      redis.call('HINCRBY', KEYS[3], 'webhook_dropped', 1)
-    else
-      redis.call('RPUSH', KEYS[2], cjson.encode({name = 'channel_vacated', channel = ch, time_ms = now}))
-    end
+    hook(KEYS[2], KEYS[3], bound, {name = 'channel_vacated', channel = ch, time_ms = now})
   else
     redis.call('ZADD', KEYS[1], tonumber(first[2]), ch)
   end

@@ -9,26 +9,17 @@
 --       pub/sub channel prefix, idempotency hash or "", the last id this worker
 --       stored or "", the archive backlog bound (0: no archive), a "1" or "0" per
 --       event (archive it or not), then a channel name and an envelope tail per event.
+-- uses: ids.lua
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('NOTLEADER this worker no longer holds the lease')
 end
 if redis.call('XACK', KEYS[1], 'workers', ARGV[2]) == 0 then
   return {} -- already stored by an earlier run
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local ms, n = 0, 0
 local last = redis.call('GET', KEYS[2])
-if last then
-  local a, b = string.match(last, '^(%d+)-(%d+)$')
-  ms, n = tonumber(a), tonumber(b)
-end
-local function before(x, y)
-  local xa, xb = string.match(x, '^(%d+)-(%d+)$')
-  local ya, yb = string.match(y, '^(%d+)-(%d+)$')
-  xa, xb, ya, yb = tonumber(xa), tonumber(xb), tonumber(ya), tonumber(yb)
-  return xa < ya or (xa == ya and xb < yb)
-end
+if last then ms, n = parse(last) end
 -- The epoch: when this data set began. Events older than it may be lost, so readers
 -- resuming from before it are told they may have missed some. An empty Redis (a
 -- restart without persistence, FLUSHALL) begins now; one that still has the last id

@@ -189,11 +189,50 @@ static int token_covers(json_t *claims, const char *what, const char *channel)
     return 0;
 }
 
+/* 1 when s has no control characters. */
+static int printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Reads who claims name into who. Returns 0, or -1 with the reason in err. */
+static int who_read(json_t *claims, struct auth_who *who, char *err, size_t errlen)
+{
+    json_t *sub = json_object_get(claims, "sub"), *info = json_object_get(json_object_get(claims, "comet"), "info");
+    char *dump = NULL;
+    const char *s;
+
+    if (json_is_integer(sub))
+        snprintf(who->id, sizeof who->id, "%" JSON_INTEGER_FORMAT, json_integer_value(sub));
+    else if (json_is_string(sub) && *(s = json_string_value(sub)) && strlen(s) <= AUTH_ID_MAX &&
+             printable(s))
+        strcpy(who->id, s);
+    else if (sub) {
+        snprintf(err, errlen, "sub: presence lists a token's sub as 1 to %d bytes without control characters",
+                 AUTH_ID_MAX);
+        return -1;
+    }
+    if (!info)
+        return 0;
+    if (!json_is_object(info) || !(dump = json_dumps(info, JSON_COMPACT)) || strlen(dump) > AUTH_INFO_MAX) {
+        free(dump);
+        snprintf(err, errlen, "comet.info: presence shows a JSON object of at most %d bytes", AUTH_INFO_MAX);
+        return -1;
+    }
+    strcpy(who->info, dump);
+    free(dump);
+    return 0;
+}
+
 /* Checks a JWT for channels[0..n); only channels matching `only` (a pattern list, or
- * NULL for all) must be covered by its comet.<what> patterns. */
+ * NULL for all) must be covered by its comet.<what> patterns; with who, reads who it
+ * names too. */
 static enum auth_status token_check(const struct config *cfg, const char *token, const char *what,
                                     const char *only, char *const *channels, size_t n, long long now_ms,
-                                    long long *until_ms, char *err, size_t errlen)
+                                    long long *until_ms, struct auth_who *who, char *err, size_t errlen)
 {
     json_t *claims;
     enum auth_status rc = AUTH_OK;
@@ -207,6 +246,8 @@ static enum auth_status token_check(const struct config *cfg, const char *token,
             snprintf(err, errlen, "the token does not let you %s %s", what, channels[i]);
             rc = AUTH_FORBIDDEN;
         }
+    if (rc == AUTH_OK && who && who_read(claims, who, err, errlen) < 0)
+        rc = AUTH_UNAUTHORIZED;
     if (until_ms)
         *until_ms = json_integer_value(json_object_get(claims, "exp")) * 1000;
     json_decref(claims);
@@ -282,29 +323,33 @@ static enum auth_status url_check(const struct config *cfg, const struct auth_cr
 
 enum auth_status auth_subscribe(const struct config *cfg, const struct auth_credentials *cr,
                                 char *const *channels, size_t n, long long now_ms, long long *until_ms,
-                                char *err, size_t errlen)
+                                struct auth_who *who, char *err, size_t errlen)
 {
     size_t i = 0;
 
     *until_ms = 0;
+    if (who)
+        who->id[0] = who->info[0] = 0;
     while (i < n && !pattern_list_match(cfg->private_channels, channels[i]))
         i++;
-    if (i == n)
-        return AUTH_OK;
+    if (i == n) /* "" as `only`: no channel needs covering */
+        return who && cr->token ? token_check(cfg, cr->token, "subscribe", "", channels, n, now_ms, NULL, who, err,
+                                              errlen)
+                                : AUTH_OK;
     if (cr->sig)
         return url_check(cfg, cr, channels, n, now_ms, until_ms, err, errlen);
     if (!cr->token) {
         snprintf(err, errlen, "%s is a private channel: %s", channels[i], AUTH_HOW);
         return AUTH_UNAUTHORIZED;
     }
-    return token_check(cfg, cr->token, "subscribe", cfg->private_channels, channels, n, now_ms, until_ms, err,
+    return token_check(cfg, cr->token, "subscribe", cfg->private_channels, channels, n, now_ms, until_ms, who, err,
                        errlen);
 }
 
 enum auth_status auth_publish(const struct config *cfg, const char *token, char *const *channels, size_t n,
                               long long now_ms, char *err, size_t errlen)
 {
-    return token_check(cfg, token, "publish", NULL, channels, n, now_ms, NULL, err, errlen);
+    return token_check(cfg, token, "publish", NULL, channels, n, now_ms, NULL, NULL, err, errlen);
 }
 
 const struct config_key *auth_key(const struct config *cfg, const char *secret)

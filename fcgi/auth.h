@@ -26,6 +26,17 @@ struct auth_credentials {
     const char *expires, *sig; /* a signed URL's parameters */
 };
 
+#define AUTH_ID_MAX 128   /* bytes of a sub claim presence lists */
+#define AUTH_INFO_MAX 1024 /* bytes of comet.info as compact JSON */
+
+/* Who a subscriber is, from its JWT: the sub claim (a string, or an integer written in
+ * decimal; "" when there is none) and the comet.info object as compact JSON ("" when
+ * absent), for presence (COMET_PRESENCE_CHANNELS). */
+struct auth_who {
+    char id[AUTH_ID_MAX + 1];
+    char info[AUTH_INFO_MAX + 1];
+};
+
 /* Returns 0 when this build can check the credentials cfg configures, or -1 with a
  * message in err: a static build (make static) loads neither libjwt nor libcrypto, so
  * it refuses to start with COMET_PRIVATE_CHANNELS, COMET_JWT_SECRET,
@@ -36,11 +47,13 @@ int auth_usable(const struct config *cfg, char *err, size_t errlen);
  * channels matching COMET_PRIVATE_CHANNELS need credentials; when none does, the
  * credentials are ignored and *until_ms is 0. Otherwise a sig (with expires) is
  * checked as a signed URL, else the token as a JWT, and *until_ms is when they
- * expire (Unix ms). Returns AUTH_OK, or a status with a sentence for the client in err
- * (which never repeats the credentials). */
+ * expire (Unix ms). With who (else NULL), a token is also read for who it names, on
+ * public channels too (then it must verify, but its expiry does not end the wait), and a
+ * sub or comet.info presence cannot list is refused. Returns AUTH_OK, or a status with a
+ * sentence for the client in err (which never repeats the credentials). */
 enum auth_status auth_subscribe(const struct config *cfg, const struct auth_credentials *cr,
                                 char *const *channels, size_t n, long long now_ms, long long *until_ms,
-                                char *err, size_t errlen);
+                                struct auth_who *who, char *err, size_t errlen);
 
 /* Decides whether a JWT lets its bearer publish to channels[0..n) at now_ms: it
  * must verify and its comet.publish patterns must cover every channel. */

@@ -183,7 +183,7 @@ void history_serve(FCGX_Request *req, const struct config *cfg, const char *cors
     char err[256];
     enum outcome o;
 
-    if (request_reader(req, cfg, cors, &q, &until) < 0)
+    if (request_reader(req, cfg, cors, &q, &until, NULL) < 0)
         goto done;
     if (history_check(&q, err, sizeof err) < 0) {
         reply_error(req->out, cors, 400, NULL, "%s", err);

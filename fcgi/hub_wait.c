@@ -29,6 +29,7 @@ struct hub_waiter {
     int missing;              /* channels whose SUBSCRIBE is not confirmed yet */
     int read;                 /* a history read was sent: it counts among the waiting */
     const char *name;         /* member of the store's waiting sets (in names' allocation) */
+    const char *who, *info;   /* its presence (request_wait's), in names' allocation too */
     char *addr;               /* client address to admit (COMET_MAX_WAITING_PER_ADDR), or NULL */
     int admitted;             /* its address's set holds name */
     long long until;          /* wall-clock end of its place in those sets */
@@ -39,7 +40,7 @@ struct hub_waiter {
 /* w as the store's waiting sets count it. */
 static struct store_waiter waiter_counted(const struct hub_waiter *w)
 {
-    return (struct store_waiter){w->name, w->transport, w->names, w->n};
+    return (struct store_waiter){w->name, w->transport, w->names, w->n, w->who, w->info};
 }
 
 static struct {
@@ -332,10 +333,11 @@ int hub_room(FCGX_Request *req, const struct config *cfg, const char *cors)
     return 0;
 }
 
-/* Copies the channel names of rw, then its member name (*name), into one allocation. */
-static char **waiter_names(const struct request_wait *rw, const char **name)
+/* Copies the channel names of rw, then its member name, presence identity and info (into
+ * w's), into one allocation. */
+static char **waiter_names(const struct request_wait *rw, struct hub_waiter *w)
 {
-    size_t size = strlen(rw->name) + 1;
+    size_t size = strlen(rw->name) + strlen(rw->who) + strlen(rw->info) + 3;
     char **names, *p;
 
     for (size_t i = 0; i < rw->q.nchannels; i++)
@@ -346,7 +348,9 @@ static char **waiter_names(const struct request_wait *rw, const char **name)
         names[i] = strcpy(p, rw->q.channels[i]);
         p += strlen(p) + 1;
     }
-    *name = strcpy(p, rw->name);
+    w->name = strcpy(p, rw->name);
+    w->who = strcpy(p += strlen(p) + 1, rw->who);
+    w->info = strcpy(p + strlen(p) + 1, rw->info);
     return names;
 }
 
@@ -360,7 +364,7 @@ static struct hub_waiter *waiter_new(const struct config *cfg, const struct requ
     request_session(rw, cors, &st);
     w->s = session_new(cfg, &st);
     w->n = rw->q.nchannels;
-    w->names = waiter_names(rw, &w->name);
+    w->names = waiter_names(rw, w);
     w->m = xcalloc(w->n, sizeof *w->m);
     for (size_t k = 0; k < w->n; k++)
         w->m[k].owner = w;

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "presence.h"
 #include "pattern.h"
 #include "proc.h"
 #include "publish.h"
@@ -175,6 +176,8 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return ops_channels(req, cfg, cors, external);
     if (strcmp(endpoint, "history") == 0)
         return serve_history(req, cfg, cors);
+    if (strcmp(endpoint, "presence") == 0)
+        return presence_serve(req, cfg, cors, external);
     if (strcmp(endpoint, "status.html") == 0)
         return status_page_serve(req, cfg, cors);
     if (strcmp(endpoint, "ws") == 0) {
@@ -183,8 +186,8 @@ static int route(FCGX_Request *req, const struct config *cfg)
         return 0;
     }
     reply_error(req->out, cors, 404, NULL,
-                "no such endpoint: use poll, sse, stream, iframe, history, publish, stats, metrics, channel, channels "
-                "or status.html");
+                "no such endpoint: use poll, sse, stream, iframe, history, presence, publish, stats, metrics, channel, "
+                "channels or status.html");
     return 0;
 }
 

@@ -8,6 +8,8 @@
 #include "envelope.h"
 #include "xalloc.h"
 
+#define CHARS_ID "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
 static int hex(int c)
 {
     if (c >= '0' && c <= '9')
@@ -141,6 +143,12 @@ static int apply(struct query *q, const char *name, char *v, size_t len, const s
             return -1;
         }
         q->cursor = v;
+    } else if (strcmp(name, "pid") == 0) {
+        if (len < 1 || len > QUERY_PID_MAX || strspn(v, CHARS_ID) != len) {
+            snprintf(err, errlen, "pid: expected 1 to %d letters, digits, _ or -", QUERY_PID_MAX);
+            return -1;
+        }
+        q->pid = v;
     }
     return 0;
 }

@@ -26,6 +26,8 @@ struct query {
     const char *expires, *sig;
     const char *prefix;      /* /channels: the names' prefix, unchecked; NULL when absent */
     const char *cursor;      /* /channels: the page's cursor (digits); NULL when absent */
+    const char *pid;         /* the client instance's id (presence counts it once when it has no
+                              * identity): QUERY_PID_MAX of A-Z a-z 0-9 _ -; NULL when absent */
     char *storage;           /* owns the decoded strings */
 };
 
@@ -35,6 +37,8 @@ struct query {
  * limit, before, after, and prefix, cursor; others are ignored.
  * Returns 0, or -1 with a message for a 400 in err. The query must be freed with
  * query_free either way. */
+#define QUERY_PID_MAX 64
+
 int query_parse(const char *qs, const struct config *cfg, struct query *q, char *err, size_t errlen);
 void query_free(struct query *q);
 

@@ -11,6 +11,7 @@
 #include "envelope.h"
 #include "frame.h"
 #include "ops.h"
+#include "pattern.h"
 #include "reply.h"
 #include "store.h"
 
@@ -68,17 +69,27 @@ static int request_resume(FCGX_Request *req, const char *cors, struct query *q)
     return 0;
 }
 
-/* The credentials check of request_waiting. Returns 0, or -1 after a 401 or 403. */
+/* 1 when a channel of q is a presence channel. */
+static int request_presence(const struct config *cfg, const struct query *q)
+{
+    for (size_t i = 0; i < q->nchannels; i++)
+        if (pattern_list_match(cfg->presence_channels, q->channels[i]))
+            return 1;
+    return 0;
+}
+
+/* The credentials check of request_reader; with who (else NULL), who they name when a
+ * channel is a presence channel. Returns 0, or -1 after a 401 or 403. */
 static int request_auth(FCGX_Request *req, const struct config *cfg, const char *cors, const struct query *q,
-                        long long *until_ms)
+                        long long *until_ms, struct auth_who *who)
 {
     char err[256], cookie[AUTH_TOKEN_MAX + 1];
     struct auth_credentials cr = {
         auth_request_token(FCGX_GetParam("HTTP_AUTHORIZATION", req->envp), q->token,
                            FCGX_GetParam("HTTP_COOKIE", req->envp), cookie, sizeof cookie),
         q->expires, q->sig};
-    enum auth_status rc = auth_subscribe(cfg, &cr, q->channels, q->nchannels, clock_wall_ms(), until_ms, err,
-                                         sizeof err);
+    enum auth_status rc = auth_subscribe(cfg, &cr, q->channels, q->nchannels, clock_wall_ms(), until_ms,
+                                         who && request_presence(cfg, q) ? who : NULL, err, sizeof err);
 
     if (rc == AUTH_OK)
         return 0;
@@ -147,28 +158,44 @@ static int request_status(FCGX_Request *req, const struct config *cfg, const cha
 }
 
 int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q,
-                   long long *until_ms)
+                   long long *until_ms, struct auth_who *who)
 {
     int status;
 
     *until_ms = 0;
+    if (who)
+        who->id[0] = who->info[0] = 0;
     if (!request_method(req, cors, "GET")) {
         memset(q, 0, sizeof *q);
         return -1;
     }
     if (request_query(req, cfg, cors, q) < 0 || (status = request_status(req, cfg, cors, q)) < 0)
         return -1;
-    return status || request_auth(req, cfg, cors, q, until_ms) == 0 ? 0 : -1;
+    return status || request_auth(req, cfg, cors, q, until_ms, who) == 0 ? 0 : -1;
+}
+
+/* w's presence: its identity ("u:" + sub; anonymous "a:" + its client's pid, else its
+ * own name), or "" when none of its channels is a presence channel. */
+static void request_who(const struct config *cfg, const struct auth_who *who, struct request_wait *w)
+{
+    if (!request_presence(cfg, &w->q))
+        return;
+    if (who->id[0])
+        snprintf(w->who, sizeof w->who, "u:%s", who->id);
+    else
+        snprintf(w->who, sizeof w->who, "a:%s", w->q.pid ? w->q.pid : w->name);
+    strcpy(w->info, who->info);
 }
 
 int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cors, enum frame_kind kind,
                     struct request_wait *w)
 {
     long long until_ms, ms, left;
+    struct auth_who who;
 
     memset(w, 0, sizeof *w);
     w->kind = kind;
-    if (request_reader(req, cfg, cors, &w->q, &until_ms) < 0 ||
+    if (request_reader(req, cfg, cors, &w->q, &until_ms, &who) < 0 ||
         (kind != FRAME_POLL && request_resume(req, cors, &w->q) < 0) || request_callback(req, cors, kind, &w->q) < 0)
         return -1;
     if (kind == FRAME_SSE && w->q.untyped)
@@ -181,6 +208,7 @@ int request_waiting(FCGX_Request *req, const struct config *cfg, const char *cor
     w->until = clock_wall_ms() + ms + 5000;
     w->archived = archive_read_holds(cfg, w->q.channels, w->q.nchannels);
     proc_name(w->name, sizeof w->name);
+    request_who(cfg, &who, w);
     return 0;
 }
 
@@ -228,4 +256,6 @@ void request_waiter(const struct request_wait *w, struct store_waiter *out)
     out->transport = frame_kind_name(w->kind);
     out->channels = w->q.channels;
     out->n = w->q.nchannels;
+    out->who = w->who;
+    out->info = w->info;
 }

@@ -7,6 +7,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth.h"
 #include "config.h"
 #include "frame.h"
 #include "proc.h"
@@ -26,11 +27,13 @@ void request_drain(FCGX_Request *req);
 
 /* Reads what every reader of channels sends (a waiting request, /history): GET, the
  * query with at least one channel, credentials for private channels (*until_ms: when
- * they expire, Unix ms; 0 when none were needed), and for the status channel
- * (ENVELOPE_STATUS, read alone) the stats guard instead, its key as Authorization:
- * Bearer or the token parameter. Returns 0, or -1 after answering 400, 401, 403 or 405. q must be freed with query_free either way. */
+ * they expire, Unix ms; 0 when none were needed; with who, else NULL, who a token names
+ * when a channel is a presence channel), and for the status channel (ENVELOPE_STATUS,
+ * read alone) the stats guard instead, its key as Authorization: Bearer or the token
+ * parameter. Returns 0, or -1 after answering 400, 401, 403 or 405. q must be freed with
+ * query_free either way. */
 int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors, struct query *q,
-                   long long *until_ms);
+                   long long *until_ms, struct auth_who *who);
 
 /* A waiting request, read and checked: what its session starts from. */
 struct request_wait {
@@ -46,6 +49,8 @@ struct request_wait {
     char name[PROC_NAME_MAX]; /* its member name in those sets */
     const char *addr;        /* the client address admitted under name, or NULL; borrowed from
                               * the FastCGI request */
+    char who[AUTH_ID_MAX + 3]; /* on presence channels, who it is (request_who); else "" */
+    char info[AUTH_INFO_MAX + 1]; /* and what its token's comet.info says, as JSON, or "" */
 };
 
 /* Reads a waiting request of kind: GET, at least one channel, a valid callback where

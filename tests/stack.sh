@@ -336,6 +336,17 @@ EOF
     ready nginx "$dir" curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/comet/stats"
 }
 
+# demo_token SUB NAME: a JWT (HS256, COMET_JWT_SECRET) naming SUB, with comet.info's name, for a
+# day: what a site's backend would give its signed-in user for presence.
+demo_token() {
+    local head body
+    b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+    head=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+    body=$(printf '{"sub":"%s","exp":%d,"comet":{"info":{"name":"%s"}}}' "$1" $(($(date +%s) + 86400)) "$2" | b64url)
+    printf '%s.%s.%s' "$head" "$body" \
+        "$(printf '%s.%s' "$head" "$body" | openssl dgst -sha256 -hmac "$COMET_JWT_SECRET" -binary | b64url)"
+}
+
 cmd_run() {
     local port=${PORT:-8080} rport=6390 f
     dir=$root/run # global: the EXIT trap runs after the locals are gone
@@ -352,6 +363,9 @@ cmd_run() {
     export COMET_PUBLISH_KEYS=${COMET_PUBLISH_KEYS:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
     export COMET_PUBLIC_CHANNELS=${COMET_PUBLIC_CHANNELS-demo*} # the demo page posts to "demo"
     export COMET_ARCHIVE=${COMET_ARCHIVE-sqlite:$dir/archive.db} # COMET_ARCHIVE= turns it off
+    # Who is on the demo channel (README: Presence), with a secret to sign the demo's identities.
+    export COMET_PRESENCE_CHANNELS=${COMET_PRESENCE_CHANNELS-demo}
+    export COMET_JWT_SECRET=${COMET_JWT_SECRET:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
     trap 'cmd_stop "$dir"' EXIT
     trap 'printf "\nstopping...\n"; exit 0' INT TERM
     cmd_redis "$dir" "$rport"
@@ -380,7 +394,8 @@ cmd_run() {
     cat <<EOF
 
 comet-fcgi is running behind ${SERVER:-apache} (Redis on port $rport; logs and pids in $dir/).
-  demo page:   $url/
+  demo page:   $url/  (anonymous; as Alice: $url/#token=$(demo_token alice Alice)
+               as Bob: $url/#token=$(demo_token bob Bob) )
   publish key: $key
   status page: $status
 $ws

@@ -52,6 +52,7 @@ struct worker {
     long long client;      /* its connection's CLIENT ID, noted with the lease */
     int active;
     long long renewed_ms;
+    long long swept_ms; /* when it last let presence members leave (store_presence_sweep) */
     long long until; /* -t: when to exit (wall ms); 0: never */
     struct status *status; /* its samples for the status page */
 };
@@ -176,6 +177,14 @@ static void worker_step(struct worker *w)
             return;
         }
         w->renewed_ms = clock_wall_ms();
+    }
+    /* Always, not only with COMET_PRESENCE_CHANNELS here: web nodes may have it set. */
+    if (clock_wall_ms() - w->swept_ms >= 1000) {
+        w->swept_ms = clock_wall_ms();
+        if (store_presence_sweep(w->c, w->cfg) < 0) {
+            worker_drop(w);
+            return;
+        }
     }
     if (!(r = store_take(w->c, w->cfg, "worker", period < 1000 ? period : 1000))) {
         if (!stopping)

@@ -86,6 +86,31 @@ declare namespace Comet {
         live?: string;
     }
 
+    /** Someone on a presence channel: the token's sub, and its comet.info when it has one. */
+    interface Member<I = unknown> {
+        id: string;
+        info?: I;
+    }
+
+    /** Who is on a presence channel (GET /presence). */
+    interface Presence<I = unknown> {
+        channel: string;
+        /** Everyone there, anonymous clients too. */
+        count: number;
+        /** Those with an identity (at most the limit asked, default 100). */
+        members: Member<I>[];
+        /** More members than listed. */
+        more: boolean;
+    }
+
+    /** What comes with a join or a leave. */
+    interface PresenceChange {
+        channel: string;
+        /** Everyone there after it. */
+        count: number;
+        envelope: Envelope;
+    }
+
     interface SubscribeOptions {
         /** Deliver the channel's last N events first (1 to 1000), then the live ones, with no gap and no duplicate. */
         history?: number;
@@ -128,6 +153,8 @@ declare namespace Comet {
             options?: SubscribeOptions): Subscription;
         /** A page of the channels' past events, from Redis and the server's SQL archive; rejects with a CometError (status 503 when the archive is down). */
         history<T = unknown>(channel: string | string[], options?: HistoryOptions): Promise<HistoryPage<T>>;
+        /** Who is on a presence channel now (COMET_PRESENCE_CHANNELS), with the credentials of subscribing to it. */
+        presence<I = unknown>(channel: string, options?: { limit?: number }): Promise<Presence<I>>;
         publish(channel: string | string[], data: unknown, options?: PublishOptions): Promise<{ accepted: number } | { ids: string[] } | { accepted: number; confirmed: false }>;
         on(name: 'state', fn: (state: State, previous: State) => void): () => void;
         on(name: 'transport', fn: (transport: Transport | null, previous: Transport | null) => void): () => void;
@@ -135,6 +162,8 @@ declare namespace Comet {
         on(name: 'missed', fn: (info: { cursor: string | null }) => void): () => void;
         on(name: 'error', fn: (error: CometError) => void): () => void;
         on(name: 'event', fn: (envelope: Envelope) => void): () => void;
+        /** An identity joined, or left, a presence channel this client subscribes to. */
+        on(name: 'join' | 'leave', fn: (member: Member, change: PresenceChange) => void): () => void;
         off(name: string, fn: (...args: any[]) => void): void;
         /** Reconnects now, from the cursor. */
         reconnect(): void;

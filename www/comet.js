@@ -31,7 +31,8 @@
     };
     var POLL_GRACE = 10000;        // ms a long-poll may take beyond its timeout
     var HISTORY_MAX = 1000;        // events of one /history page, at most (the server's limit)
-    var HISTORY_TIMEOUT = 20000;   // ms a /history answer may take
+    var HISTORY_TIMEOUT = 20000;   // ms a /history or /presence answer may take
+    var PRESENCE = { 'comet-join': 'join', 'comet-leave': 'leave' }; // event type -> client event
     var STATES = { connecting: 1, open: 1, reconnecting: 1, closed: 1 };
 
     var seq = 0;                   // callback names and client ids
@@ -747,8 +748,9 @@
                     ' ms (a proxy buffering the stream?)' });
             }, this.o.stallTimeout);
         }
+        // pid: this client's id, so presence counts an anonymous page once across reconnects.
         var h = IMPL[name](this, link, { url: this.url, channels: this.channels.slice(), cursor: this.cursor,
-            auth: this._auth });
+            auth: extend({ pid: this.o.pid }, this._auth) });
         if (h && link === this._link) this._handle = h;
         else if (h) h.close();
     };
@@ -1097,6 +1099,7 @@
         this._peer = null;
         this._closed = false;
         this._off = [];
+        this._pid = Math.random().toString(36).slice(2) + now().toString(36);
         this._join();
         this._watchPage();
     }
@@ -1172,7 +1175,7 @@
                 var e = events[i];
                 if (last != null && compareIds(e.id, last) <= 0) continue;
                 last = e.id;
-                if (sub.active) self._call(sub.fn, e.data, e, true);
+                if (sub.active && !PRESENCE[e.event]) self._call(sub.fn, e.data, e, true);
             }
         }
         function finish() {
@@ -1208,6 +1211,19 @@
     /** A page of the channels' past events: {events (oldest first), more, cursor, live}. */
     Client.prototype.history = function (channel, opts) {
         opts = opts || {};
+        return this._read('history', channel, { limit: opts.limit, before: opts.before, after: opts.after },
+            function (json) { return isArray(json.events); });
+    };
+
+    /** Who is on a presence channel: {channel, count, members: [{id, info}], more}. */
+    Client.prototype.presence = function (channel, opts) {
+        return this._read('presence', [channel], { limit: opts && opts.limit },
+            function (json) { return isArray(json.members); });
+    };
+
+    /** GET /what for the channels with the credentials of subscribing: a Promise of its JSON,
+     * which valid(json) must accept. */
+    Client.prototype._read = function (what, channel, params, valid) {
         var chans = isArray(channel) ? channel : [channel], self = this, P = G.Promise, i;
         for (i = 0; i < chans.length; i++) {
             if (typeof chans[i] !== 'string' || !CHANNEL_RE.test(chans[i]))
@@ -1216,11 +1232,10 @@
         return new P(function (ok, fail) {
             authParams(self.options, function (err, auth) {
                 if (err) return fail(cometError('the token function failed: ' + (err && err.message || err), { kind: 'auth' }));
-                var params = { limit: opts.limit, before: opts.before, after: opts.after };
-                getJson(self.url + '/history' + query(chans, params, auth), self.options, HISTORY_TIMEOUT, function (info, json) {
-                    if (info) return fail(cometError('history: ' + info.message,
+                getJson(self.url + '/' + what + query(chans, params, auth), self.options, HISTORY_TIMEOUT, function (info, json) {
+                    if (info) return fail(cometError(what + ': ' + info.message,
                         { kind: info.kind, status: info.status, retryAfter: info.retryAfter }));
-                    if (!json || !isArray(json.events)) return fail(cometError('history: not a page', { kind: 'bad' }));
+                    if (!json || !valid(json)) return fail(cometError(what + ': not what it answers', { kind: 'bad' }));
                     ok(json);
                 });
             });
@@ -1249,7 +1264,8 @@
         if (this._hub) this._hub.setChannels(this._peer ? this._peer.union() : this._channels(), from);
     };
 
-    /** Calls fn on 'state', 'transport', 'missed', 'error', 'open' or 'event'; returns off(). */
+    /** Calls fn on 'state', 'transport', 'missed', 'error', 'open', 'event', 'join' or 'leave';
+     * returns off(). */
     Client.prototype.on = function (name, fn) {
         if (typeof fn !== 'function') throw new TypeError('Comet: on(name, fn) needs a function');
         (this._listeners[name] = this._listeners[name] || []).push(fn);
@@ -1308,12 +1324,23 @@
         if (since != null && compareIds(env.id, since) <= 0) return;
         this._since[ch] = env.id;
         this._emit('event', env);
+        if (this._presence(env)) return;
         list = list.slice();
         for (i = 0; i < list.length; i++) {
             if (list[i]._hold) list[i]._hold.push(env);
             else if (list[i]._after != null && compareIds(env.id, list[i]._after) <= 0) continue;
             else if (list[i].active) this._call(list[i].fn, env.data, env, true);
         }
+    };
+
+    /** A presence event (comet-join, comet-leave) goes to the 'join' or 'leave' listeners as
+     * (member {id, info}, {channel, count, envelope}), not to the channel's subscribers.
+     * Returns true when env was one. */
+    Client.prototype._presence = function (env) {
+        var name = PRESENCE[env.event], d = env.data || {};
+        if (!name) return false;
+        this._emit(name, { id: d.id, info: d.info }, { channel: env.channel, count: d.count, envelope: env });
+        return true;
     };
 
     Client.prototype._cursorFrom = function (c) {
@@ -1326,6 +1353,7 @@
         function relay(m) { if (peer && peer.role === 'leader') peer.post(m); }
         var o = extend({}, this.options);
         o.cursor = from != null ? from : this._cursor;
+        o.pid = this._pid;
         this._hub = new Hub(o, {
             envelope: function (env) { relay({ t: 'ev', env: env }); self._receive(env); },
             cursor: function (c) { relay({ t: 'cur', c: c }); self._cursorFrom(c); },

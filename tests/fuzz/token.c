@@ -35,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cr.token = cr.token ? cr.token : parts[0];
     cr.expires = parts[1];
     cr.sig = NULL;
-    auth_subscribe(&cfg, &cr, channels, 2, 1700000000000LL, &until, err, sizeof err);
+    auth_subscribe(&cfg, &cr, channels, 2, 1700000000000LL, &until, NULL, err, sizeof err);
     cr.sig = parts[0];
-    auth_subscribe(&cfg, &cr, channels, 2, 1700000000000LL, &until, err, sizeof err);
+    auth_subscribe(&cfg, &cr, channels, 2, 1700000000000LL, &until, NULL, err, sizeof err);
     auth_publish(&cfg, parts[0], channels, 2, 1700000000000LL, err, sizeof err);
     free(in);
     return 0;

@@ -8,10 +8,10 @@
 // every web server (no server to start); MariaDB and PostgreSQL under the one COMET_IT_ONCE
 // names (tests/run.sh), as the write side does.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { jwt as signJwt, now } from '../lib/jwt.mjs';
 import { ROOT, SERVER, WAIT_MS, channelName, openSse, query, request, startStack, until } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 import { backend, exec, untilArchived } from '../lib/archive.mjs';
@@ -24,12 +24,7 @@ const JWT_SECRET = 'history-secret';
 const LONG = 120000;
 
 /** A JWT (HS256) that lets its bearer subscribe to patterns for a minute. */
-function jwt(patterns) {
-    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 60,
-        comet: { subscribe: patterns } })}`;
-    return `${head}.${crypto.createHmac('sha256', JWT_SECRET).update(head).digest('base64url')}`;
-}
+const jwt = (patterns) => signJwt({ exp: now() + 60, comet: { subscribe: patterns } }, { key: JWT_SECRET });
 
 /** The JSON inside a JSONP answer /∗∗/NAME(JSON); */
 function jsonp(r, cb) {

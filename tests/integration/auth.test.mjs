@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { jwt as signJwt, now } from '../lib/jwt.mjs';
 import { startStack, channelName, request, query, openSse, sleep, until, WAIT_MS, PROMPT_MS } from '../lib/stack.mjs';
 import { assertError, assertEnvelope } from '../lib/checks.mjs';
 
@@ -36,19 +37,8 @@ function keypair(name, args) {
     return { priv: fs.readFileSync(priv, 'utf8'), pub };
 }
 
-const b64url = (b) => Buffer.from(b).toString('base64url');
-const now = () => Math.floor(Date.now() / 1000);
-
-/** A JWT as a site's backend mints it. alg: HS256 (the shared secret), RS256, ES256 or none. */
-function jwt(claims, { alg = 'HS256', key = JWT_SECRET } = {}) {
-    const head = `${b64url(JSON.stringify({ alg, typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
-    let sig = '';
-    if (alg === 'HS256') sig = crypto.createHmac('sha256', key).update(head).digest('base64url');
-    else if (alg === 'RS256') sig = crypto.sign('sha256', Buffer.from(head), key).toString('base64url');
-    else if (alg === 'ES256')
-        sig = crypto.sign('sha256', Buffer.from(head), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-    return `${head}.${sig}`;
-}
+/** A JWT as a site's backend mints it (HS256 with the server's secret unless told). */
+const jwt = (claims, { alg = 'HS256', key = JWT_SECRET } = {}) => signJwt(claims, { alg, key });
 
 const grant = (subscribe, { ttl = 60, publish = [] } = {}) => ({ exp: now() + ttl, comet: { subscribe, publish } });
 

@@ -2,29 +2,76 @@
 // printed against the real stack, given only COMET_URL and COMET_KEY: the event reaches a
 // subscriber and the snippet prints the ids; a wrong key exits 1 with the 401's JSON error; a
 // first try that gets no answer is retried with the same Idempotency-Key, which replays the
-// first's ids and publishes once.
+// first's ids and publishes once. And the webhook receiver in PHP, run by PHP's own web server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, openSse, request, run } from '../lib/stack.mjs';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { startStack, openSse, request, run, freePort, until, WAIT_MS } from '../lib/stack.mjs';
 import { readmeBlock } from '../lib/readme.mjs';
 
 let s;
 let tmp;
 const SNIPPETS = { php: ['php', 'publish.php'], python: ['python3', 'publish.py'], node: ['node', 'publish.mjs'] };
 
+const HOOK_SECRET = crypto.randomBytes(24).toString('hex');
+let php; // PHP's own web server running the README's webhook receiver
+
 before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'comet-readme-'));
     for (const [lang, [, file]] of Object.entries(SNIPPETS)) fs.writeFileSync(path.join(tmp, file), readmeBlock(`publish-${lang}`));
-    s = await startStack({ name: 'readme' });
+    // The receiver as printed, then a line that records what it let through.
+    fs.writeFileSync(path.join(tmp, 'hook.php'), `${readmeBlock('webhook-php')}` +
+        "file_put_contents(getenv('HOOK_LOG'), $body . \"\\n\", FILE_APPEND);\n");
+    const port = await freePort();
+    php = spawn('php', ['-S', `127.0.0.1:${port}`, path.join(tmp, 'hook.php')],
+        { env: { ...process.env, COMET_WEBHOOK_SECRET: HOOK_SECRET, HOOK_LOG: path.join(tmp, 'hooks.log') },
+            stdio: 'ignore' });
+    await until(() => request(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' }).then(() => true, () => false),
+        WAIT_MS, 'php -S to listen');
+    s = await startStack({
+        name: 'readme',
+        env: { COMET_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`, COMET_WEBHOOK_SECRET: HOOK_SECRET, COMET_LEAVE_GRACE: '1' },
+    });
+    s.hookUrl = `http://127.0.0.1:${port}/hook`;
 });
 after(async () => {
     await s?.stop();
+    php?.kill();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+test('PHP webhook receiver as printed: lets the worker\'s signed POSTs through, refuses a forged or a stale one',
+    async () => {
+        const log = path.join(tmp, 'hooks.log');
+        const lines = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+        const poll = s.poll({ channel: 'hooked', timeout: 1 });
+        await until(() => lines().some((l) => l.includes('"channel_occupied"') && l.includes('"hooked"')), WAIT_MS,
+            'channel_occupied through the PHP receiver');
+        await poll;
+        await until(() => lines().some((l) => l.includes('"channel_vacated"') && l.includes('"hooked"')), WAIT_MS,
+            'channel_vacated through the PHP receiver');
+        const before = lines().length;
+        const body = JSON.stringify({ time_ms: Date.now(), events: [{ name: 'channel_occupied', channel: 'forged' }] });
+        const ts = Math.floor(Date.now() / 1000);
+        const sign = (t, b, k = HOOK_SECRET) => `sha256=${crypto.createHmac('sha256', k).update(`${t}.${b}`).digest('hex')}`;
+        for (const [headers, what] of [
+            [{ 'X-Comet-Timestamp': String(ts), 'X-Comet-Signature': sign(ts, body, 'another secret') }, 'wrong key'],
+            [{ 'X-Comet-Timestamp': String(ts - 600), 'X-Comet-Signature': sign(ts - 600, body) }, '10 minutes old'],
+            [{}, 'unsigned'],
+        ]) {
+            const r = await request(s.hookUrl, { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } });
+            assert.equal(r.status, 401, what);
+        }
+        const ok = await request(s.hookUrl, { method: 'POST', body,
+            headers: { 'Content-Type': 'application/json', 'X-Comet-Timestamp': String(ts), 'X-Comet-Signature': sign(ts, body) } });
+        assert.equal(ok.status, 200);
+        assert.deepEqual(lines().slice(before), [body], 'only the well-signed POST got through');
+    });
 
 /** Runs a snippet with COMET_URL and COMET_KEY; resolves {code, stdout, stderr}. */
 async function runSnippet(lang, url, key) {

@@ -1,6 +1,6 @@
 // Webhooks (issue 15): with COMET_WEBHOOK_URL the worker POSTs channel_occupied when a
 // channel gets its first waiting request and channel_vacated when its last one has been
-// gone for COMET_WEBHOOK_GRACE seconds, signed (X-Comet-Signature: sha256=HMAC of
+// gone for COMET_LEAVE_GRACE seconds, signed (X-Comet-Signature: sha256=HMAC of
 // "TIMESTAMP.BODY", X-Comet-Timestamp), retrying after a failed delivery. A local receiver
 // (Node's http server) checks all that: the first POST it gets is answered 500, so the
 // events arrive through the retry; each event arrives exactly once.
@@ -37,7 +37,7 @@ before(async () => {
     await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${receiver.address().port}/hook`;
     s = await startStack({
-        env: { COMET_WEBHOOK_URL: url, COMET_WEBHOOK_SECRET: SECRET, COMET_WEBHOOK_GRACE: String(GRACE_S) },
+        env: { COMET_WEBHOOK_URL: url, COMET_WEBHOOK_SECRET: SECRET, COMET_LEAVE_GRACE: String(GRACE_S) },
     });
 });
 after(async () => {

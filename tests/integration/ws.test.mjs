@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
+import { jwt as signJwt, now } from '../lib/jwt.mjs';
 import { startStack, channelName, request, until, alive, assertIncreasing, EXTERNAL, WAIT_MS } from '../lib/stack.mjs';
 import { assertError } from '../lib/checks.mjs';
 import { openWs, rawWs } from '../lib/ws.mjs';
@@ -33,12 +34,7 @@ after(async () => {
     await s?.stop();
 });
 
-const b64url = (b) => Buffer.from(b).toString('base64url');
-const now = () => Math.floor(Date.now() / 1000);
-function jwt(claims) {
-    const head = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
-    return `${head}.${crypto.createHmac('sha256', JWT_SECRET).update(head).digest('base64url')}`;
-}
+const jwt = (claims) => signJwt(claims, { key: JWT_SECRET });
 
 const wsUrl = (params) => {
     const q = new URLSearchParams();

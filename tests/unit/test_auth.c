@@ -110,7 +110,7 @@ static int subscribe(const struct auth_credentials *cr, const char *channels, lo
 
     snprintf(list, sizeof list, "%s", channels);
     n = split(list, names);
-    return auth_subscribe(&cfg, cr, names, n, NOW * 1000, until, err, sizeof err);
+    return auth_subscribe(&cfg, cr, names, n, NOW * 1000, until, NULL, err, sizeof err);
 }
 
 static void test_tokens(void)
