@@ -198,6 +198,13 @@ struct store_waiter {
  * deadline_ms (wall clock), or out of them when deadline_ms is 0; with webhooks on, a
  * channel's first waiting request queues channel_occupied (store_waiting.lua). Returns
  * 0 or -1. The _async form queues it, fn (with no data) getting the answer. */
+/* Loads the event loop's scripts (the read of store_read_async, the waiting one) on a new
+ * command connection, queued ahead of anything else on it: the _async forms then run them by
+ * their SHA-1 (EVALSHA) instead of sending them whole with every call. Only a SCRIPT FLUSH
+ * can then make Redis answer NOSCRIPT; the caller must drop the connection then
+ * (link_refused), and the next one loads them again; so does a load that could not be
+ * queued (out of memory). */
+void store_scripts_async(redisAsyncContext *ac);
 int store_waiting(redisContext *c, const struct config *cfg, const struct store_waiter *w, long long deadline_ms);
 int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const struct store_waiter *w,
                         long long deadline_ms, redisCallbackFn *fn);

@@ -35,14 +35,40 @@ static const char admit_lua[] =
     "end\n"
     "return 0\n";
 
-/* A read script call (script: store_read.lua or store_history.lua, which take the same
- * keys and arguments). EVAL, not EVALSHA: the event loop cannot retry after NOSCRIPT,
- * and Redis caches the compiled script by its hash anyway. */
-static void read_args(const char *script, const struct config *cfg, char *const *channels, size_t n,
-                      const char *since, int cap, struct args *a)
+/* The SHA-1s of the event loop's scripts (the read, the waiting one), "" until Redis
+ * gave them (store_scripts_async); only the loop's thread uses them. */
+static char read_sha[41], waiting_sha[41];
+
+/* EVALSHA sha when known, else EVAL with the script's text (Redis caches it then too).
+ * A blocking caller passes no sha: one EVAL per request costs less than a NOSCRIPT retry. */
+static void script_args(struct args *a, const char *script, const char *sha)
 {
-    args_str(a, "EVAL");
-    args_str(a, script);
+    args_str(a, sha && *sha ? "EVALSHA" : "EVAL");
+    args_str(a, sha && *sha ? sha : script);
+}
+
+/* Notes a SCRIPT LOAD's answer: the sha (priv) to run it by. */
+static void script_loaded(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+
+    (void)ac;
+    if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
+        memcpy(priv, r->str, 41);
+}
+
+void store_scripts_async(redisAsyncContext *ac)
+{
+    redisAsyncCommand(ac, script_loaded, read_sha, "SCRIPT LOAD %s", store_read_lua);
+    redisAsyncCommand(ac, script_loaded, waiting_sha, "SCRIPT LOAD %s", store_waiting_lua);
+}
+
+/* A read script call (script: store_read.lua or store_history.lua, which take the same
+ * keys and arguments), by sha when not NULL. */
+static void read_args(const char *script, const char *sha, const struct config *cfg, char *const *channels,
+                      size_t n, const char *since, int cap, struct args *a)
+{
+    script_args(a, script, sha);
     args_num(a, (long long)n + 2);
     args_key(a, cfg, "last", "");
     args_key(a, cfg, "epoch", "");
@@ -61,7 +87,7 @@ static redisReply *read_call(const char *script, redisContext *c, const struct c
     redisReply *r;
     int sent;
 
-    read_args(script, cfg, channels, n, cursor, cap, &a);
+    read_args(script, NULL, cfg, channels, n, cursor, cap, &a);
     r = args_call(c, &a, STORE_TIMEOUT_MS, &sent);
     args_free(&a);
     return r;
@@ -85,7 +111,7 @@ int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *cons
     struct args a = {0};
     int rc;
 
-    read_args(store_read_lua, cfg, channels, n, since, cap, &a);
+    read_args(store_read_lua, read_sha, cfg, channels, n, since, cap, &a);
     rc = args_send(ac, &a, fn, priv);
     args_free(&a);
     return rc;
@@ -213,12 +239,12 @@ static void presence_flags(const struct config *cfg, const struct store_waiter *
     free(flags);
 }
 
-/* The waiting script (store_waiting.lua) for w, counted in until deadline_ms or out (0). */
-static void waiting_args(const struct config *cfg, const struct store_waiter *w, long long deadline_ms,
-                         struct args *a)
+/* The waiting script (store_waiting.lua) for w, counted in until deadline_ms or out (0),
+ * by sha when not NULL. */
+static void waiting_args(const struct config *cfg, const char *sha, const struct store_waiter *w,
+                         long long deadline_ms, struct args *a)
 {
-    args_str(a, "EVAL");
-    args_str(a, store_waiting_lua);
+    script_args(a, store_waiting_lua, sha);
     args_num(a, (long long)w->n + 5);
     args_key(a, cfg, "waiting", "");
     args_key(a, cfg, "wt:", w->transport);
@@ -244,7 +270,7 @@ int store_waiting(redisContext *c, const struct config *cfg, const struct store_
 {
     struct args a = {0};
 
-    waiting_args(cfg, w, deadline_ms, &a);
+    waiting_args(cfg, NULL, w, deadline_ms, &a);
     return args_run(c, &a, STORE_TIMEOUT_MS);
 }
 
@@ -253,7 +279,7 @@ int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const s
 {
     struct args a = {0};
 
-    waiting_args(cfg, w, deadline_ms, &a);
+    waiting_args(cfg, waiting_sha, w, deadline_ms, &a);
     return args_queue(ac, &a, fn, NULL);
 }
 

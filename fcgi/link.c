@@ -9,6 +9,7 @@
 #include "log.h"
 #include "loop_redis.h"
 #include "redis.h"
+#include "store.h"
 
 static struct {
     const struct config *cfg;
@@ -103,6 +104,8 @@ static int link_open(int i, const struct redis_where *w)
         redisAsyncCommandArgv(ac, link_logged_in, NULL, l.argc[k], l.argv[k], NULL);
     if (w->sentinel)
         redisAsyncCommand(ac, link_role, NULL, "ROLE");
+    if (i == CMD)
+        store_scripts_async(ac);
     return 0;
 }
 
@@ -139,8 +142,9 @@ int link_refused(const redisReply *r)
     if (!r || r->type != REDIS_REPLY_ERROR)
         return 0;
     log_warn("redis: %s", r->str);
-    /* A master demoted to a replica (a failover): connect again, through the Sentinels. */
-    if (strncmp(r->str, "READONLY", 8) == 0)
+    /* A master demoted to a replica (a failover): connect again, through the Sentinels.
+     * Scripts flushed (SCRIPT FLUSH): a new connection loads them again (store_scripts_async). */
+    if (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "NOSCRIPT", 8) == 0)
         link_fail();
     return 1;
 }

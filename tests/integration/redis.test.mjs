@@ -121,3 +121,34 @@ test('Redis back on the same port: publish → poll and SSE work again without r
             assert.deepEqual(s.fcgiPids(), fcgi, 'comet.fcgi exited or was restarted during the outage');
         }
     });
+
+test('SCRIPT FLUSH: waiting requests work again at once (the event loop loads its scripts on each new ' +
+    'connection and runs them by SHA-1; NOSCRIPT makes it reconnect)', { timeout: 90000 }, async () => {
+    if (!s.pid('redis')) await s.startRedis();
+    const ch = channelName('flush');
+    const [first] = await s.publishIds({ channel: ch, data: 0 });
+    // Requests before the flush: the scripts are loaded and in use.
+    assert.equal((await s.poll({ channel: ch, since: 0, timeout: 1 })).status, 200);
+    await s.redis('SCRIPT', 'FLUSH');
+    // The first request after it may fail (503) where it meets NOSCRIPT; a client retrying gets its events.
+    const [id] = await s.publishIds({ channel: ch, data: 1 });
+    const r = await until(async () => {
+        const x = await s.poll({ channel: ch, since: first, timeout: 5 });
+        return x.status === 200 && x.json.events.length && x;
+    }, WAIT_MS, 'a poll answered after the flush');
+    assert.deepEqual(r.json.events.map((e) => e.id), [id]);
+    // And a waiting request is counted and answered live, as before the flush.
+    const sse = s.sse({ channel: ch, since: id });
+    try {
+        await sse.waitOpen();
+        await s.untilWaiting(1, { what: 'the stream counted among the waiting' });
+        const [live] = await s.publishIds({ channel: ch, data: 2 });
+        assert.equal((await sse.waitEnvelopes(1))[0].id, live);
+    } finally {
+        sse.close();
+    }
+    if (EXTERNAL) {
+        const stats = await s.redis('INFO', 'commandstats');
+        assert.match(stats, /cmdstat_evalsha:calls=[1-9]/, 'the event loop ran its scripts by SHA-1');
+    }
+});
