@@ -50,6 +50,7 @@ static void ws_conn_free(struct ws_conn *c)
     free(c->token);
     free(c->expires);
     free(c->sig);
+    free(c->pid);
     free(c);
 }
 

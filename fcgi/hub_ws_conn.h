@@ -33,6 +33,7 @@ struct ws_conn {
     char peer[64];           /* the socket's peer address, or "-" */
     char addr[64];           /* the client's address (ws_head_addr), "" before the head */
     char *token, *expires, *sig; /* the upgrade's credentials in its query, or NULL */
+    char *pid;                   /* its client's id (presence), or NULL */
     char **channels;         /* the channels it reads now, n of them */
     size_t n;
     struct hub_req *waiter;  /* the session over them, NULL when n is 0 or between sessions */

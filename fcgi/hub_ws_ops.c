@@ -128,7 +128,7 @@ static void ops_begin(struct ws_conn *c, const struct request_wait *w)
 }
 
 /* The query of a session over channels[0..n) from since ("": none), with the upgrade's
- * credentials, into q. */
+ * credentials and client id (so presence sees one client across its sessions), into q. */
 static void ops_query(const struct ws_conn *c, char *const *channels, size_t n, const char *since, struct buf *q)
 {
     for (size_t i = 0; i < n; i++)
@@ -137,6 +137,7 @@ static void ops_query(const struct ws_conn *c, char *const *channels, size_t n, 
     ops_encode(q, "token", c->token);
     ops_encode(q, "expires", c->expires);
     ops_encode(q, "sig", c->sig);
+    ops_encode(q, "pid", c->pid);
 }
 
 /* Ends the current session (what it framed so far is sent) and starts one over
@@ -390,12 +391,13 @@ static void ops_upgrade_check(const struct ws_conn *c, struct buf *out)
         reply_error_to(out, 503, NULL, "Retry-After: 60\r\n", "this server cannot answer WebSocket upgrades now");
 }
 
-/* Keeps the upgrade's credentials for the sessions of later ops. */
+/* Keeps the upgrade's credentials and client id for the sessions of later ops. */
 static void ops_keep(struct ws_conn *c, const struct query *q)
 {
     c->token = q->token ? xstrdup(q->token) : NULL;
     c->expires = q->expires ? xstrdup(q->expires) : NULL;
     c->sig = q->sig ? xstrdup(q->sig) : NULL;
+    c->pid = q->pid ? xstrdup(q->pid) : NULL;
 }
 
 void ws_ops_open(struct ws_conn *c)

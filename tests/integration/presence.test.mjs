@@ -228,3 +228,21 @@ test('identities presence cannot list are refused with 401, and publishers canno
         assert.deepEqual((await untilSignals(ch, (v) => v.length >= 1, 'the join of 42'))[0].id, '42');
         assertError(await s.publish({ channel: ch, event: 'comet-join', data: { id: 'mallory' } }), 400, 'forged join');
     });
+
+test('a WebSocket that changes its channels with ops stays one client (its pid), on the channels it keeps',
+    { timeout: 60000, skip: !EXTERNAL && 'external mode only: mod_fcgid has no WebSocket' }, async () => {
+        const a = channelName('room.ws-a');
+        const b = channelName('room.ws-b');
+        const c = await openWs(`${s.url()}/ws${query({ channel: a, pid: 'ws-tab' })}`);
+        assert.equal(c.status, 101, JSON.stringify(c.body));
+        try {
+            await until(async () => (await presence(a)).json.count === 1, WAIT_MS, 'the socket counted on a');
+            c.send({ op: 'subscribe', channels: [b] });
+            await c.waitFor((x) => x.messages.find((m) => m.op === 'subscribed'), WAIT_MS, 'subscribed');
+            await until(async () => (await presence(b)).json.count === 1, WAIT_MS, 'the socket counted on b');
+            // Within the grace the session it left would still count, were it another client.
+            assert.equal((await presence(a)).json.count, 1, 'one client on a across the socket\'s two sessions');
+        } finally {
+            c.ws.terminate();
+        }
+    });
