@@ -66,8 +66,11 @@ test('the demo page lists who is here and follows joins and leaves', { timeout: 
         assert.deepEqual(p.members.map((m) => m.info.name).sort(), ['Alice', 'Bob']);
 
         await bob.ctx.close();
+        // The leave's count shows at once; the list follows with the /presence read it triggers.
         await alice.page.waitForFunction(() => document.getElementById('log').textContent.includes('Bob left') &&
-            document.getElementById('here-count').textContent === '2', null, { timeout: 30000 });
+            document.getElementById('here-count').textContent === '2' &&
+            [...document.querySelectorAll('#here li')].map((li) => li.textContent).sort().join() === '1 anonymous,Alice',
+        null, { timeout: 30000 });
         assert.deepEqual(await here(alice.page), { count: '2', names: ['1 anonymous', 'Alice'] });
         assert.ok((await alice.page.textContent('#log')).includes('Bob joined'));
         assert.deepEqual(await alice.page.evaluate(() => window.subscribed), [],
