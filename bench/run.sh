@@ -11,6 +11,7 @@
 #                           apache (mod_fcgid), lighttpd, nginx, proxy (Apache mod_proxy_fcgi);
 #                           all but apache run comet.fcgi in external mode
 #   BENCH_COMET_CAP=N       waiting clients comet may be given (default: from apache-conf)
+#   BENCH_ONLY="sse-1000 ws-1000"  only these scenarios of the scale (names as in the report)
 #   BENCH_REPEAT=N          runs of each scenario on each server, alternating servers within
 #                           each repetition (default 3; 1 with BENCH_SCALE=small)
 set -euo pipefail
@@ -117,6 +118,15 @@ else
     scenario ws ws 10000 1 2 10 10 2
     scenario fanout-ws ws 1000 1 max 10 15 8
     settle=3
+fi
+# BENCH_ONLY: the scenarios of that scale to run, by name (as the report names them).
+if [[ -n ${BENCH_ONLY:-} ]]; then
+    kept=()
+    for s in "${scenarios[@]}"; do
+        if [[ " $BENCH_ONLY " = *" ${s%% *} "* ]]; then kept+=("$s"); fi
+    done
+    ((${#kept[@]})) || die "BENCH_ONLY: none of \"$BENCH_ONLY\" is a scenario of scale $scale"
+    scenarios=("${kept[@]}")
 fi
 
 # Under mod_fcgid every waiting client holds one comet.fcgi process and one Apache thread:

@@ -18,6 +18,22 @@ int script_load(redisContext *c, struct script *s)
     return 0;
 }
 
+/* Notes a SCRIPT LOAD's answer in the script (priv). */
+static void script_loaded(redisAsyncContext *ac, void *reply, void *priv)
+{
+    const redisReply *r = reply;
+    struct script *s = priv;
+
+    (void)ac;
+    if (r && r->type == REDIS_REPLY_STRING && r->len == sizeof s->sha - 1)
+        memcpy(s->sha, r->str, sizeof s->sha);
+}
+
+void script_load_async(redisAsyncContext *ac, struct script *s)
+{
+    redisAsyncCommand(ac, script_loaded, s, "SCRIPT LOAD %s", s->src);
+}
+
 redisReply *script_eval(redisContext *c, struct script *s, int argc, const char **argv, size_t *lens)
 {
     redisReply *r = NULL;

@@ -4,6 +4,7 @@
 #ifndef COMET_SCRIPT_H
 #define COMET_SCRIPT_H
 
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
@@ -22,6 +23,10 @@ redisReply *script_eval(redisContext *c, struct script *s, int argc, const char 
 
 /* script_eval that also turns an error reply into NULL, logging it. */
 redisReply *script_eval_ok(redisContext *c, struct script *s, int argc, const char **argv, size_t *lens);
+
+/* Queues SCRIPT LOAD of s on ac; its answer sets s->sha. For an event loop's connection,
+ * ahead of any use of s on it: EVALSHA after it on the same connection finds the script. */
+void script_load_async(redisAsyncContext *ac, struct script *s);
 
 /* Forgets the sha after a pipelined caller met NOSCRIPT: the next use loads it again. */
 void script_forget(struct script *s);

@@ -101,6 +101,19 @@ static void entry_fields(struct args *a, const struct config *cfg, const struct 
     }
 }
 
+int store_inject(redisContext *c, const struct config *cfg, const char *channel, const char *tail)
+{
+    char *channels[] = {(char *)channel}, *tails[] = {(char *)tail};
+    struct store_publish p = {.n = 1, .channels = channels, .tails = tails};
+    struct args a = {0};
+
+    args_str(&a, "XADD");
+    args_key(&a, cfg, "inbox", "");
+    args_str(&a, "*");
+    entry_fields(&a, cfg, &p);
+    return args_run(c, &a, STORE_TIMEOUT_MS);
+}
+
 void store_queue_args(const struct config *cfg, const struct store_publish *p, struct args *a)
 {
     args_str(a, "EVAL");

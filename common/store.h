@@ -189,8 +189,10 @@ struct store_waiter {
     const char *transport;  /* poll, sse, stream or iframe */
     char *const *channels;
     size_t n;
-    const char *who;        /* on presence channels (COMET_PRESENCE_CHANNELS): "u:" + its
-                             * identity or "a:" + an anonymous one; "" when none is one */
+    const char *presence;   /* "1" or "0" per channel: a presence channel (COMET_PRESENCE_CHANNELS)
+                             * or not; "" when none is one */
+    const char *who;        /* on presence channels: "u:" + its identity or "a:" + an anonymous
+                             * one; "" when none is one */
     const char *info;       /* the identity's comet.info as JSON, or "" */
 };
 
@@ -289,6 +291,9 @@ int store_write_reply(redisContext *c, int *lost, char *last, char **ids);
 
 /* The reply key of an inbox entry ("" for none). */
 const char *store_entry_reply_key(const redisReply *entry);
+
+/* Calls fn with each channel an inbox entry publishes to, in order (the marks left out). */
+void store_entry_channels(const redisReply *entry, void (*fn)(const char *channel, void *priv), void *priv);
 
 /* Confirms a ?wait=1 publish: its ids (a JSON array) on reply_key. Returns 0 or -1. */
 int store_confirm(redisContext *c, const char *reply_key, const char *ids);

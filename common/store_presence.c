@@ -9,12 +9,15 @@
 #include "clock.h"
 #include "store_presence_lua.h" /* generated from store_presence.lua */
 
+/* The script's call for op ("sweep": with its four keys; "read": with none). */
 static void presence_script(struct args *a, const struct config *cfg, const char *op)
 {
+    int sweep = strcmp(op, "sweep") == 0;
+
     args_str(a, "EVAL");
     args_str(a, store_presence_lua);
-    args_str(a, strcmp(op, "sweep") == 0 ? "4" : "0");
-    if (strcmp(op, "sweep") == 0) {
+    args_str(a, sweep ? "4" : "0");
+    if (sweep) {
         args_key(a, cfg, "presence", "");
         args_key(a, cfg, "inbox", "");
         args_key(a, cfg, "hooks", "");

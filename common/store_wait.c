@@ -12,8 +12,8 @@
 #include "args.h"
 #include "clock.h"
 #include "log.h"
-#include "pattern.h"
 #include "redis.h"
+#include "script.h"
 #include "store_history_lua.h" /* generated from store_history.lua */
 #include "store_read_lua.h"    /* generated from store_read.lua */
 #include "store_waiting_lua.h" /* generated from store_waiting.lua */
@@ -35,40 +35,31 @@ static const char admit_lua[] =
     "end\n"
     "return 0\n";
 
-/* The SHA-1s of the event loop's scripts (the read, the waiting one), "" until Redis
- * gave them (store_scripts_async); only the loop's thread uses them. */
-static char read_sha[41], waiting_sha[41];
+/* The event loop's scripts, run by their sha once store_scripts_async loaded them on the
+ * loop's command connection; only the loop's thread uses these. */
+static struct script read_script = {store_read_lua, ""}, waiting_script = {store_waiting_lua, ""};
 
-/* EVALSHA sha when known, else EVAL with the script's text (Redis caches it then too).
- * A blocking caller passes no sha: one EVAL per request costs less than a NOSCRIPT retry. */
-static void script_args(struct args *a, const char *script, const char *sha)
+/* EVALSHA when s (else NULL) has its sha, else EVAL with text (Redis caches it then too).
+ * A blocking caller passes no s: one EVAL per request costs less than a NOSCRIPT retry, and
+ * its threads would share the sha. */
+static void script_args(struct args *a, const char *text, const struct script *s)
 {
-    args_str(a, sha && *sha ? "EVALSHA" : "EVAL");
-    args_str(a, sha && *sha ? sha : script);
-}
-
-/* Notes a SCRIPT LOAD's answer: the sha (priv) to run it by. */
-static void script_loaded(redisAsyncContext *ac, void *reply, void *priv)
-{
-    redisReply *r = reply;
-
-    (void)ac;
-    if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
-        memcpy(priv, r->str, 41);
+    args_str(a, s && s->sha[0] ? "EVALSHA" : "EVAL");
+    args_str(a, s && s->sha[0] ? s->sha : text);
 }
 
 void store_scripts_async(redisAsyncContext *ac)
 {
-    redisAsyncCommand(ac, script_loaded, read_sha, "SCRIPT LOAD %s", store_read_lua);
-    redisAsyncCommand(ac, script_loaded, waiting_sha, "SCRIPT LOAD %s", store_waiting_lua);
+    script_load_async(ac, &read_script);
+    script_load_async(ac, &waiting_script);
 }
 
 /* A read script call (script: store_read.lua or store_history.lua, which take the same
- * keys and arguments), by sha when not NULL. */
-static void read_args(const char *script, const char *sha, const struct config *cfg, char *const *channels,
-                      size_t n, const char *since, int cap, struct args *a)
+ * keys and arguments), by s's sha when s is not NULL. */
+static void read_args(const char *script, const struct script *s, const struct config *cfg,
+                      char *const *channels, size_t n, const char *since, int cap, struct args *a)
 {
-    script_args(a, script, sha);
+    script_args(a, script, s);
     args_num(a, (long long)n + 2);
     args_key(a, cfg, "last", "");
     args_key(a, cfg, "epoch", "");
@@ -111,7 +102,7 @@ int store_read_async(redisAsyncContext *ac, const struct config *cfg, char *cons
     struct args a = {0};
     int rc;
 
-    read_args(store_read_lua, read_sha, cfg, channels, n, since, cap, &a);
+    read_args(store_read_lua, &read_script, cfg, channels, n, since, cap, &a);
     rc = args_send(ac, &a, fn, priv);
     args_free(&a);
     return rc;
@@ -226,25 +217,12 @@ int store_unsubscribe_async(redisAsyncContext *ac, const struct config *cfg, con
     return args_queue(ac, &a, NULL, NULL);
 }
 
-/* The waiting script's flags: a "1" for each of w's channels that is a presence channel,
- * else "0"; all "0" when w has no identity (none is one). */
-static void presence_flags(const struct config *cfg, const struct store_waiter *w, struct args *a)
-{
-    char *flags = xmalloc(w->n + 1);
-
-    for (size_t i = 0; i < w->n; i++)
-        flags[i] = w->who && *w->who && pattern_list_match(cfg->presence_channels, w->channels[i]) ? '1' : '0';
-    flags[w->n] = 0;
-    args_copy(a, flags);
-    free(flags);
-}
-
 /* The waiting script (store_waiting.lua) for w, counted in until deadline_ms or out (0),
- * by sha when not NULL. */
-static void waiting_args(const struct config *cfg, const char *sha, const struct store_waiter *w,
+ * by s's sha when s is not NULL. */
+static void waiting_args(const struct config *cfg, const struct script *s, const struct store_waiter *w,
                          long long deadline_ms, struct args *a)
 {
-    script_args(a, store_waiting_lua, sha);
+    script_args(a, store_waiting_lua, s);
     args_num(a, (long long)w->n + 5);
     args_key(a, cfg, "waiting", "");
     args_key(a, cfg, "wt:", w->transport);
@@ -261,7 +239,7 @@ static void waiting_args(const struct config *cfg, const char *sha, const struct
     args_str(a, cfg->prefix);
     args_str(a, w->who ? w->who : "");
     args_str(a, w->info ? w->info : "");
-    presence_flags(cfg, w, a);
+    args_str(a, w->presence ? w->presence : "");
     for (size_t i = 0; i < w->n; i++)
         args_str(a, w->channels[i]);
 }
@@ -279,7 +257,7 @@ int store_waiting_async(redisAsyncContext *ac, const struct config *cfg, const s
 {
     struct args a = {0};
 
-    waiting_args(cfg, waiting_sha, w, deadline_ms, &a);
+    waiting_args(cfg, &waiting_script, w, deadline_ms, &a);
     return args_queue(ac, &a, fn, NULL);
 }
 

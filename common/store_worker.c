@@ -100,11 +100,28 @@ static const char *mark(const redisReply *fields, const char *m)
     return "";
 }
 
+/* An inbox entry's fields (name, value, ...), or NULL when entry is not one. */
+static const redisReply *entry_fieldset(const redisReply *entry)
+{
+    const redisReply *f = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
+
+    return f && f->type == REDIS_REPLY_ARRAY && f->elements % 2 == 0 ? f : NULL;
+}
+
 const char *store_entry_reply_key(const redisReply *entry)
 {
-    const redisReply *fields = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
+    const redisReply *fields = entry_fieldset(entry);
 
-    return fields && fields->type == REDIS_REPLY_ARRAY && fields->elements % 2 == 0 ? mark(fields, "!") : "";
+    return fields ? mark(fields, "!") : "";
+}
+
+void store_entry_channels(const redisReply *entry, void (*fn)(const char *channel, void *priv), void *priv)
+{
+    const redisReply *fields = entry_fieldset(entry);
+
+    for (size_t i = 0; fields && i < fields->elements; i += 2)
+        if (!is_mark(fields->element[i]))
+            fn(fields->element[i]->str, priv);
 }
 
 /* Appends one argument: a "1" or "0" per event of an entry's fields, whether its
@@ -126,13 +143,12 @@ static void archive_marks(struct args *a, const struct config *cfg, const redisR
 int store_write_append(redisContext *c, const struct config *cfg, const char *token, const redisReply *entry,
                        const char *expect, int confirm)
 {
-    const redisReply *fields = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
+    const redisReply *fields = entry_fieldset(entry);
     struct args a = {0};
     size_t nev = 0;
     int rc;
 
-    if ((!write_script.sha[0] && script_load(c, &write_script) < 0) || !fields ||
-        fields->type != REDIS_REPLY_ARRAY || fields->elements % 2)
+    if ((!write_script.sha[0] && script_load(c, &write_script) < 0) || !fields)
         return -1;
     for (size_t i = 0; i < fields->elements; i += 2)
         nev += !is_mark(fields->element[i]);
@@ -319,15 +335,3 @@ long long store_watched(redisContext *c, const struct config *cfg, const char *c
     return n;
 }
 
-int store_inject(redisContext *c, const struct config *cfg, const char *channel, const char *tail)
-{
-    char inbox[STORE_KEY_MAX];
-    redisReply *r;
-
-    store_key(cfg, "inbox", "", inbox);
-    /* The fields of a one-event publish without marks (store.c's entry_fields). */
-    if (!(r = redis_ok(c, 5, (const char *[]){"XADD", inbox, "*", channel, tail}, NULL)))
-        return -1;
-    freeReplyObject(r);
-    return 0;
-}

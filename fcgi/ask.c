@@ -10,6 +10,14 @@
 #include "reply.h"
 #include "xalloc.h"
 
+int ask_json(json_t *o, const char *cors, struct buf *out)
+{
+    if (!o)
+        return -1;
+    reply_json_to(out, 200, cors, o, NULL);
+    return 0;
+}
+
 struct ask *ask_new(const struct config *cfg, ask_answer_fn *answer)
 {
     struct ask *k = xcalloc(1, sizeof *k);

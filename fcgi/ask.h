@@ -7,6 +7,7 @@
 
 #include <fcgiapp.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 
 #include "args.h"
 #include "buf.h"
@@ -30,6 +31,10 @@ struct ask {
 
 /* A new ask for cfg with answer (ask_free frees it and its args). */
 struct ask *ask_new(const struct config *cfg, ask_answer_fn *answer);
+
+/* What most answers are: o (taken; NULL when the reply was not what the command answers)
+ * as a 200 JSON answer. Returns 0, or -1 for a NULL o. */
+int ask_json(json_t *o, const char *cors, struct buf *out);
 void ask_free(struct ask *k);
 
 /* Sends k's command and answers req; takes k. external: the hub does it (returns 1:

@@ -29,7 +29,7 @@ struct hub_waiter {
     int missing;              /* channels whose SUBSCRIBE is not confirmed yet */
     int read;                 /* a history read was sent: it counts among the waiting */
     const char *name;         /* member of the store's waiting sets (in names' allocation) */
-    const char *who, *info;   /* its presence (request_wait's), in names' allocation too */
+    const char *presence, *who, *info; /* its presence (request_wait's), in names' allocation too */
     char *addr;               /* client address to admit (COMET_MAX_WAITING_PER_ADDR), or NULL */
     int admitted;             /* its address's set holds name */
     long long until;          /* wall-clock end of its place in those sets */
@@ -40,7 +40,7 @@ struct hub_waiter {
 /* w as the store's waiting sets count it. */
 static struct store_waiter waiter_counted(const struct hub_waiter *w)
 {
-    return (struct store_waiter){w->name, w->transport, w->names, w->n, w->who, w->info};
+    return (struct store_waiter){w->name, w->transport, w->names, w->n, w->presence, w->who, w->info};
 }
 
 static struct {
@@ -333,11 +333,12 @@ int hub_room(FCGX_Request *req, const struct config *cfg, const char *cors)
     return 0;
 }
 
-/* Copies the channel names of rw, then its member name, presence identity and info (into
- * w's), into one allocation. */
+/* Copies the channel names of rw, then its member name and presence (flags, identity and
+ * info, into w's), into one allocation. */
 static char **waiter_names(const struct request_wait *rw, struct hub_waiter *w)
 {
-    size_t size = strlen(rw->name) + strlen(rw->who) + strlen(rw->info) + 3;
+    const char *presence = rw->presence ? rw->presence : "";
+    size_t size = strlen(rw->name) + strlen(presence) + strlen(rw->who) + strlen(rw->info) + 4;
     char **names, *p;
 
     for (size_t i = 0; i < rw->q.nchannels; i++)
@@ -349,6 +350,7 @@ static char **waiter_names(const struct request_wait *rw, struct hub_waiter *w)
         p += strlen(p) + 1;
     }
     w->name = strcpy(p, rw->name);
+    w->presence = strcpy(p += strlen(p) + 1, presence);
     w->who = strcpy(p += strlen(p) + 1, rw->who);
     w->info = strcpy(p + strlen(p) + 1, rw->info);
     return names;

@@ -64,12 +64,7 @@ int ops_status_guard(FCGX_Request *req, const struct config *cfg, const char *co
 
 static int answer_stats(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)
 {
-    json_t *stats = store_stats_result(r, k->cfg);
-
-    if (!stats)
-        return -1;
-    reply_json_to(out, 200, cors, stats, NULL);
-    return 0;
+    return ask_json(store_stats_result(r, k->cfg), cors, out);
 }
 
 static int answer_metrics(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)

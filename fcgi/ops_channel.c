@@ -42,21 +42,14 @@ static int ops_query(FCGX_Request *req, const struct config *cfg, const char *co
 
 static int answer_channel(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)
 {
-    json_t *o = store_channel_result(r, k->channel);
-
-    if (!o)
-        return -1;
-    reply_json_to(out, 200, cors, o, NULL);
-    return 0;
+    return ask_json(store_channel_result(r, k->channel), cors, out);
 }
 
 static int answer_deleted(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)
 {
-    if (r->type != REDIS_REPLY_INTEGER)
-        return -1;
-    reply_json_to(out, 200, cors, json_pack("{s:s, s:I}", "channel", k->channel, "deleted", (json_int_t)r->integer),
-                  NULL);
-    return 0;
+    return r->type != REDIS_REPLY_INTEGER
+               ? -1
+               : ask_json(json_pack("{s:s, s:I}", "channel", k->channel, "deleted", (json_int_t)r->integer), cors, out);
 }
 
 /* GET or DELETE: 1, or 0 after answering 405. */
@@ -106,12 +99,7 @@ static int ops_keep(const char *name, void *priv)
 
 static int answer_channels(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)
 {
-    json_t *o = store_channels_result(r, ops_keep, (void *)k->patterns);
-
-    if (!o)
-        return -1;
-    reply_json_to(out, 200, cors, o, NULL);
-    return 0;
+    return ask_json(store_channels_result(r, ops_keep, (void *)k->patterns), cors, out);
 }
 
 int ops_channels(FCGX_Request *req, const struct config *cfg, const char *cors, int external)

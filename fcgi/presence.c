@@ -15,12 +15,7 @@
 
 static int answer_presence(const redisReply *r, const struct ask *k, const char *cors, struct buf *out)
 {
-    json_t *o = store_presence_result(r, k->channel);
-
-    if (!o)
-        return -1;
-    reply_json_to(out, 200, cors, o, NULL);
-    return 0;
+    return ask_json(store_presence_result(r, k->channel), cors, out);
 }
 
 int presence_serve(FCGX_Request *req, const struct config *cfg, const char *cors, int external)

@@ -2,6 +2,7 @@
 #include "request.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "archive_read.h"
@@ -14,6 +15,7 @@
 #include "pattern.h"
 #include "reply.h"
 #include "store.h"
+#include "xalloc.h"
 
 void request_endpoint(FCGX_Request *req, char *buf, size_t len)
 {
@@ -174,12 +176,22 @@ int request_reader(FCGX_Request *req, const struct config *cfg, const char *cors
     return status || request_auth(req, cfg, cors, q, until_ms, who) == 0 ? 0 : -1;
 }
 
-/* w's presence: its identity ("u:" + sub; anonymous "a:" + its client's pid, else its
- * own name), or "" when none of its channels is a presence channel. */
+/* w's presence, decided once here rather than on each count in or out: which of its
+ * channels are presence channels, and its identity ("u:" + sub; anonymous "a:" + its
+ * client's pid, else its own name); none when no channel is one. */
 static void request_who(const struct config *cfg, const struct auth_who *who, struct request_wait *w)
 {
-    if (!request_presence(cfg, &w->q))
+    size_t n = w->q.nchannels, any = 0;
+    char *flags = xmalloc(n + 1);
+
+    for (size_t i = 0; i < n; i++)
+        any += (flags[i] = pattern_list_match(cfg->presence_channels, w->q.channels[i]) ? '1' : '0') == '1';
+    flags[n] = 0;
+    if (!any) {
+        free(flags);
         return;
+    }
+    w->presence = flags;
     if (who->id[0])
         snprintf(w->who, sizeof w->who, "u:%s", who->id);
     else
@@ -237,6 +249,8 @@ int request_admit(FCGX_Request *req, const struct config *cfg, const char *cors,
 void request_wait_free(struct request_wait *w)
 {
     query_free(&w->q);
+    free(w->presence);
+    w->presence = NULL;
 }
 
 void request_session(const struct request_wait *w, const char *cors, struct session_start *st)
@@ -256,6 +270,7 @@ void request_waiter(const struct request_wait *w, struct store_waiter *out)
     out->transport = frame_kind_name(w->kind);
     out->channels = w->q.channels;
     out->n = w->q.nchannels;
+    out->presence = w->presence ? w->presence : "";
     out->who = w->who;
     out->info = w->info;
 }

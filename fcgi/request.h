@@ -49,6 +49,8 @@ struct request_wait {
     char name[PROC_NAME_MAX]; /* its member name in those sets */
     const char *addr;        /* the client address admitted under name, or NULL; borrowed from
                               * the FastCGI request */
+    char *presence;          /* "1" or "0" per channel, a presence channel or not; NULL when none
+                              * is one (request_who) */
     char who[AUTH_ID_MAX + 3]; /* on presence channels, who it is (request_who); else "" */
     char info[AUTH_INFO_MAX + 1]; /* and what its token's comet.info says, as JSON, or "" */
 };

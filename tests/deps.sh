@@ -16,9 +16,10 @@ usage() {
 # Building and running: the compiler, the three libraries and the two loaded for tokens, wslay
 # (the WebSocket transport's framing, linked into comet.fcgi), the archive's three database
 # clients and libcurl (the webhook sender; all linked into comet-worker), Redis;
-# curl and ps are what tests/stack.sh starts and stops the stack with.
+# curl and ps are what tests/stack.sh starts and stops the stack with, openssl what signs the
+# tokens `make run` prints for the demo page.
 base=(build-essential pkg-config libfcgi-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev libwslay-dev redis-server
-      libsqlite3-dev libmariadb-dev libpq-dev libcurl4-openssl-dev curl procps)
+      libsqlite3-dev libmariadb-dev libpq-dev libcurl4-openssl-dev curl procps openssl)
 
 # web SERVER: the packages of one deployment's web server.
 web() {

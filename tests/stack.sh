@@ -13,7 +13,7 @@ usage() {
     cat >&2 <<'EOF'
 usage: stack.sh redis DIR PORT | replica DIR PORT MASTER_PORT | sentinel DIR NAME PORT MASTER_PORT MASTER_NAME |
        worker DIR [NAME] | archive DIR [NAME] | mariadb DIR PORT | postgres DIR PORT |
-       apache|htaccess|lighttpd|proxy|nginx DIR PORT | stop DIR | run
+       apache|htaccess|lighttpd|proxy|nginx DIR PORT | stop DIR | run | demo-token SUB NAME
 EOF
     exit 2
 }
@@ -428,5 +428,6 @@ case ${1:-} in
     htaccess) [[ $# -eq 3 ]] || usage; cmd_apache "$2" "$3" htaccess.example ;;
     stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
     run) [[ $# -eq 1 ]] || usage; cmd_run ;;
+    demo-token) [[ $# -eq 3 ]] || usage; demo_token "$2" "$3" ;; # what run prints; COMET_JWT_SECRET set
     *) usage ;;
 esac

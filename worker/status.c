@@ -116,20 +116,17 @@ static void status_add(struct status *s, const char *channel)
     slot->events++;
 }
 
+/* Counts one event of channel, unless it is one of the samples themselves. */
+static void status_event(const char *channel, void *priv)
+{
+    if (strcmp(channel, ENVELOPE_STATUS) != 0)
+        status_add(priv, channel);
+}
+
 void status_count(struct status *s, const redisReply *entry)
 {
-    const redisReply *f = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 ? entry->element[1] : NULL;
-
-    if (!s->since_ms || !f || f->type != REDIS_REPLY_ARRAY)
-        return;
-    /* Fields: marks ("!", "?": not channel names) and their values, then a channel and
-     * an envelope tail per event (store.c's entry_fields). */
-    for (size_t i = 0; i + 1 < f->elements; i += 2) {
-        const char *name = f->element[i]->str;
-        if (f->element[i]->type == REDIS_REPLY_STRING && strcmp(name, "!") != 0 && strcmp(name, "?") != 0 &&
-            strcmp(name, ENVELOPE_STATUS) != 0)
-            status_add(s, name);
-    }
+    if (s->since_ms)
+        store_entry_channels(entry, status_event, s);
 }
 
 /* The STATUS_BUSIEST channels with the most events, busiest first:

@@ -1,13 +1,14 @@
 // Presence in the browser (README: Presence, The browser client): the demo page, opened as
-// Alice, as Bob (tokens after #token=, as make run prints them) and anonymously in three
+// Alice, as Bob (tokens after #token=, made by what make run prints its links with) and anonymously in three
 // separate browsers, lists who is here through client.presence() and updates on the client's
 // 'join' and 'leave' events; a page that closes leaves the others' lists; presence events
 // reach on('join'|'leave'), not the channel's subscribe functions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startStack, WAIT_MS } from '../lib/stack.mjs';
-import { jwt, now } from '../lib/jwt.mjs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startStack, ROOT, WAIT_MS } from '../lib/stack.mjs';
 import { launchBrowser } from './browser.mjs';
 
 const SECRET = crypto.randomBytes(24).toString('hex');
@@ -26,7 +27,13 @@ after(async () => {
     await s?.stop();
 });
 
-const token = (sub, name) => jwt({ sub, exp: now() + 600, comet: { info: { name } } }, { key: SECRET });
+/** The token `make run` prints a link with (tests/stack.sh demo-token), signed with this stack's secret. */
+const token = (sub, name) => {
+    const r = spawnSync(path.join(ROOT, 'tests/stack.sh'), ['demo-token', sub, name],
+        { env: { ...process.env, COMET_JWT_SECRET: SECRET }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+};
 
 /** Opens the demo page in a browser of its own (no shared tabs) as token's holder (or anonymously). */
 async function visit(t) {

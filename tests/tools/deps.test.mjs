@@ -16,7 +16,7 @@ const list = (...args) => {
 const SERVERS = { apache: ['apache2', 'libapache2-mod-fcgid'], 'proxy-fcgi': ['apache2'], lighttpd: ['lighttpd'],
     nginx: ['nginx'] };
 const BUILD = ['build-essential', 'pkg-config', 'libfcgi-dev', 'libhiredis-dev', 'libjansson-dev', 'libjwt-dev',
-    'libssl-dev', 'libcurl4-openssl-dev', 'redis-server'];
+    'libssl-dev', 'libcurl4-openssl-dev', 'redis-server', 'openssl'];
 // What only the tests use: the browser tests, the fuzz targets, the test runner.
 const TEST_ONLY = ['chromium', 'clang', 'libclang-rt-dev', 'nodejs', 'npm', 'prometheus'];
 
